@@ -1,0 +1,35 @@
+"""configure_task_scheduler: a cron-like task scheduler on Python's `sched` module.
+
+The pipeline, one module per stage::
+
+    config file --> loader --> registry --> engine --> executor --> results
+    (JSON/TOML)    (validate)  (task_id ->  (sched     (thread pool:   (RunResult,
+                               Task map)    queue)     python/shell)   run events)
+
+The loader turns a file into validated `Task`s, the registry holds them, the
+engine keeps a `sched` queue of due runs on an injected clock and hands each
+run to the executor, which runs it on a thread pool and reports the result.
+Importing this package configures no logging and starts no threads.
+"""
+
+import logging
+
+from .clock import Clock, FakeClock, RealClock
+from .engine import Engine, EventKind, RunEvent, TaskSnapshot, TaskState
+from .errors import ConfigError, Problem, ScheduleError
+from .executor import Executor, PoolExecutor, RunReporter
+from .loader import LoadedConfig, SchedulerSettings, load_config
+from .registry import Registry
+from .schedules import IntervalSchedule
+from .task import Run, RunResult, RunStatus, Task, TaskType
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Clock", "ConfigError", "Engine", "EventKind", "Executor", "FakeClock", "IntervalSchedule",
+    "LoadedConfig", "PoolExecutor", "Problem", "RealClock", "Registry", "Run", "RunEvent",
+    "RunReporter", "RunResult", "RunStatus", "ScheduleError", "SchedulerSettings", "Task",
+    "TaskSnapshot", "TaskState", "TaskType", "load_config", "__version__",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

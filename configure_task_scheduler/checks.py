@@ -1,0 +1,205 @@
+"""Field checks: the types and ranges a config value must have, as one-line help.
+
+The loader reads every object of a config through a `FieldReader`, which
+merges defaults, drops `_comment` keys, flags unknown keys with the closest
+known one, and turns each failed check into a `Problem` that says what was
+expected and what was found. A check is a function that returns None when a
+value is fine, or the text of what was expected ("a number > 0").
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .errors import Problem
+
+Check = Callable[[Any], "str | None"]
+
+_MISSING: Any = object()
+_TASK_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*|\.[A-Za-z_]\w*)")
+
+
+def describe(value: Any) -> str:
+    """Describe a found value for a message: '"10" (a string)', 'true (a boolean)'."""
+    if value is None:
+        return "null"
+    text = json.dumps(value, default=str)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    if isinstance(value, bool):
+        return f"{text} (a boolean)"
+    if isinstance(value, str):
+        return f"{text} (a string)"
+    if isinstance(value, (int, float)):
+        return text
+    kind = "a list" if isinstance(value, list) else "an object" if isinstance(value, dict) else \
+        f"a {type(value).__name__}"
+    return f"{text} ({kind})"
+
+
+def task_place(position: int, task_id: Any) -> str:
+    """Name a task in a message: 'task #3 "backup"', or 'task #3' without a usable id."""
+    if isinstance(task_id, str) and task_id:
+        return f"task #{position} {json.dumps(task_id)}"
+    return f"task #{position}"
+
+
+def unknown_keys(mapping: dict[str, Any], known: Iterable[str], file: str,
+                 where: str) -> list[Problem]:
+    """Return a problem for each key that is neither known nor a `_comment`."""
+    known = list(known)
+    problems = []
+    for key in mapping:
+        if key in known or key.startswith("_"):
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f'did you mean "{close[0]}"?' if close else f"known keys: {', '.join(known)}"
+        problems.append(Problem(file, where, json.dumps(key), f"unknown key, {hint}"))
+    return problems
+
+
+class FieldReader:
+    """Reads the fields of one config object, collecting a problem per bad value.
+
+    Args:
+        entry: the object as parsed.
+        file, where: where it is, for messages.
+        known: the field names allowed in it.
+        defaults: values for fields the entry does not set.
+    """
+
+    def __init__(self, entry: Any, file: str, where: str, known: Iterable[str],
+                 defaults: dict[str, Any] | None = None) -> None:
+        self.file, self.where = file, where
+        self.problems: list[Problem] = []
+        self.values: dict[str, Any] = {}
+        self._from_defaults: set[str] = set()
+        self.ok = isinstance(entry, dict)
+        if not self.ok:
+            self.problem("", f"expected an object, found {describe(entry)}")
+            return
+        self.problems = unknown_keys(entry, known, file, where)
+        own = {key: value for key, value in entry.items() if not key.startswith("_")}
+        self._from_defaults = set(defaults or {}) - set(own)
+        self.values = {**(defaults or {}), **own}
+
+    def read(self, name: str, check: Check, default: Any = _MISSING) -> Any:
+        """Return the field's value if it passes `check`, else record a problem.
+
+        Returns:
+            The value; `default` if the field is absent; None if it is invalid
+            (or absent with no default: then it is reported as missing).
+        """
+        if name not in self.values:
+            if default is _MISSING:
+                self.problem(name, f"missing: expected {check(_MISSING)}")
+                return None
+            return default
+        value = self.values[name]
+        expected = check(value)
+        if expected is None:
+            return value
+        self.problem(name, f"expected {expected}, found {describe(value)}{self.origin(name)}")
+        return None
+
+    def origin(self, name: str) -> str:
+        """Return " (set in defaults)" if the field's value came from defaults, else ""."""
+        return " (set in defaults)" if name in self._from_defaults else ""
+
+    def problem(self, field: str, message: str) -> None:
+        """Record a problem with `field` ("" for the whole object)."""
+        self.problems.append(Problem(self.file, self.where, field, message))
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a JSON integer too big for a float: 1 followed by 400 zeros
+        return False
+
+
+def number_at_least(minimum: float) -> Check:
+    """A finite number >= `minimum` (booleans are not numbers)."""
+    expected = f"a number >= {minimum:g}"
+    return lambda value: None if _is_number(value) and value >= minimum else expected
+
+
+def integer_at_least(minimum: int) -> Check:
+    """A whole number >= `minimum` (1.0 and true are not)."""
+    expected = f"an integer >= {minimum}"
+    return lambda value: None if isinstance(value, int) and not isinstance(value, bool) \
+        and value >= minimum else expected
+
+
+def one_of(*choices: str) -> Check:
+    """Exactly one of these strings."""
+    expected = " or ".join(json.dumps(choice) for choice in choices)
+    return lambda value: None if isinstance(value, str) and value in choices else expected
+
+
+def _positive_number(value: Any) -> str | None:
+    return None if _is_number(value) and value > 0 else "a number > 0"
+
+
+def _positive_or_null(value: Any) -> str | None:
+    return None if value is None or (_is_number(value) and value > 0) else "a number > 0 or null"
+
+
+def _task_id(value: Any) -> str | None:
+    if isinstance(value, str) and _TASK_ID.fullmatch(value):
+        return None
+    return 'a string of 1-64 letters, digits, "_", "-" or "."'
+
+
+def _python_entry_point(value: Any) -> str | None:
+    if isinstance(value, str) and _ENTRY_POINT.fullmatch(value):
+        return None
+    return '"package.module:function" or "package.module.function"'
+
+
+def _shell_command(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return None
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return None
+    return "a command string or a non-empty list of strings"
+
+
+def _string(value: Any) -> str | None:
+    return None if isinstance(value, str) else "a string"
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def _list(value: Any) -> str | None:
+    return None if isinstance(value, list) else "a list"
+
+
+def _object(value: Any) -> str | None:
+    return None if isinstance(value, dict) else "an object"
+
+
+def _anything(value: Any) -> str | None:
+    return None if value is not _MISSING else "a value"
+
+
+POSITIVE_NUMBER: Check = _positive_number
+POSITIVE_OR_NULL: Check = _positive_or_null
+TASK_ID: Check = _task_id
+PYTHON_ENTRY_POINT: Check = _python_entry_point
+SHELL_COMMAND: Check = _shell_command
+STRING: Check = _string
+BOOLEAN: Check = _boolean
+LIST: Check = _list
+OBJECT: Check = _object
+ANYTHING: Check = _anything

@@ -1,0 +1,226 @@
+"""The command line: the only module that touches the process.
+
+It parses arguments, configures logging, loads the config, wires the
+pipeline together (registry -> engine -> executor), installs the SIGINT and
+SIGTERM handlers and turns every outcome into an exit code: 0 success, 1 a
+task run failed (`--run`), 2 bad input. Nothing imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from . import __version__
+from .clock import RealClock
+from .engine import Engine
+from .errors import ConfigError
+from .executor import PoolExecutor
+from .loader import LoadedConfig, load_config
+from .registry import Registry
+from .task import Run, RunResult, RunStatus, Task
+
+logger = logging.getLogger("configure_task_scheduler.cli")
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+EXAMPLES = """\
+examples:
+  python main.py --config config/tasks.json          run until Ctrl-C or SIGTERM
+  python main.py --check                             validate the config, list its tasks
+  python main.py --run hello                         run one task now, print its result
+  python main.py --duration 10 --log-level DEBUG     run for 10 seconds, show queue decisions
+
+exit status: 0 ok, 1 the task given to --run failed, 2 bad config or arguments
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser (its --help is the CLI reference)."""
+    parser = argparse.ArgumentParser(
+        prog="python main.py", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run tasks from a JSON config on interval schedules.")
+    parser.add_argument("--config", default="config/tasks.json", metavar="PATH",
+                        help="the config file (default: %(default)s)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="validate the config, print its tasks and problems, exit 0 or 2")
+    mode.add_argument("--run", metavar="TASK_ID",
+                      help="run one task now in the foreground, exit 0 if it succeeded")
+    mode.add_argument("--duration", type=_positive_seconds, metavar="SECONDS",
+                      help="run for this long, then shut down gracefully")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat any problem in the config as fatal (exit 2)")
+    parser.add_argument("--max-workers", type=_positive_int, metavar="N",
+                        help="runs that may execute at once (default: scheduler.max_workers)")
+    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, metavar="LEVEL",
+                        help="DEBUG, INFO, WARNING or ERROR (default: $LOG_LEVEL, else INFO)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper()
+    if level not in LOG_LEVELS:
+        parser.error(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
+    configure_logging(level)
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.check:
+        return check(config)
+    if config.problems and args.strict:
+        for problem in config.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for problem in config.problems:
+        logger.error("%s (task skipped)", problem)
+    if args.run:
+        return run_one(config, args.run)
+    return serve(config, args.max_workers or config.settings.max_workers, args.duration)
+
+
+def configure_logging(level: str) -> None:
+    """Log one line per event to stderr."""
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(message)s",
+                        datefmt="%Y-%m-%d %H:%M:%S")
+
+
+def check(config: LoadedConfig) -> int:
+    """Print the tasks and every problem; return 0 if there are none, else 2."""
+    enabled = sum(task.enabled for task in config.tasks)
+    print(f"{config.path}: {len(config.tasks)} valid tasks ({enabled} enabled), "
+          f"{len(config.problems)} problems")
+    rows = [(task.task_id, task.task_type.value, task.schedule.describe(),
+             "enabled" if task.enabled else "disabled") for task in config.tasks]
+    for row in rows:
+        print("  " + format_row(row, rows))
+    for problem in config.problems:
+        print(problem)
+    return EXIT_BAD_INPUT if config.problems else EXIT_OK
+
+
+def format_row(row: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-align `row` in columns as wide as the widest cell of `rows`."""
+    widths = [max(len(other[column]) for other in rows) for column in range(len(row))]
+    return "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
+
+def run_one(config: LoadedConfig, task_id: str) -> int:
+    """Run one task now in the foreground; return 0 if it succeeded, 1 if not, 2 if unknown."""
+    task = next((task for task in config.tasks if task.task_id == task_id), None)
+    if task is None:
+        known = ", ".join(task.task_id for task in config.tasks) or "none"
+        print(f'{config.path}: no task "{task_id}"; known task ids: {known}', file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = _execute_now(task)
+    detail = f": {result.error}" if result.error else ""
+    print(f"task {task_id}: {result.status.value} in {result.duration_seconds:.2f}s{detail}")
+    status = EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
+    _exit_now_if_threads_are_stuck(status)
+    return status
+
+
+def _execute_now(task: Task) -> RunResult:
+    clock = RealClock()
+    executor = PoolExecutor(max_workers=1, clock=clock)
+    reporter = _OneResult()
+    executor.submit(Run(task, 1, clock.wall(), clock.monotonic()), reporter)
+    reporter.done.wait()
+    executor.shutdown(0)
+    assert reporter.result is not None
+    return reporter.result
+
+
+class _OneResult:
+    """A `RunReporter` that keeps the result of a single run."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: RunResult | None = None
+
+    def run_started(self, run: Run, started_at: object, started_monotonic: float) -> None:
+        logger.info("task %s started", run.task.task_id)
+
+    def run_finished(self, run: Run, result: RunResult) -> None:
+        self.result = result
+        self.done.set()
+
+    def run_released(self, run: Run) -> None:
+        pass
+
+
+def serve(config: LoadedConfig, max_workers: int, duration: float | None) -> int:
+    """Run the scheduler until a signal (or for `duration` seconds); return 0."""
+    executor = PoolExecutor(max_workers=max_workers)
+    engine = Engine(Registry(config.tasks), executor)
+    install_signal_handlers(engine)
+    engine.run(duration)
+    timeout = config.settings.shutdown_timeout_seconds
+    logger.info("scheduler stopping: waiting up to %gs for runs in flight", timeout)
+    engine.shutdown(timeout)
+    logger.info("scheduler stopped")
+    _exit_now_if_threads_are_stuck(EXIT_OK)
+    return EXIT_OK
+
+
+def install_signal_handlers(engine: Engine) -> None:
+    """SIGINT/SIGTERM stop the engine gracefully; a second SIGINT exits at once."""
+    received: list[int] = []
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if received and signum == signal.SIGINT:
+            logger.warning("second SIGINT: exiting at once")
+            logging.shutdown()
+            os._exit(128 + signum)
+        received.append(signum)
+        logger.info("received %s: no new runs will start", name)
+        engine.stop()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def _exit_now_if_threads_are_stuck(status: int) -> None:
+    """Exit without waiting for Python callables that outlived their timeout.
+
+    The interpreter joins pool threads at exit, so a callable that never
+    returns would otherwise keep the process alive forever.
+    """
+    stuck = [t for t in threading.enumerate() if t.name.startswith("task-worker") and t.is_alive()]
+    if stuck:
+        logger.warning("%d Python task threads still running; exiting without them", len(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(status)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, found {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {text!r}")
+    return int(text)

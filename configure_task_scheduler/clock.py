@@ -1,0 +1,99 @@
+"""The only module that reads the real clock.
+
+The engine never calls `time` or `datetime.now()` itself: it is handed a
+`Clock`, which gives it two readings (monotonic seconds for the `sched` queue,
+an aware wall-clock datetime for calendars and logs) and a wakeable sleep.
+`RealClock` sleeps on a `threading.Event`, so adding a task or stopping wakes
+the engine at once. `FakeClock` sleeps by advancing time, so tests and
+`--simulate` run days of schedule in milliseconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the engine needs from time."""
+
+    def monotonic(self) -> float:
+        """Return seconds on a clock that never goes back (the queue's time)."""
+
+    def wall(self) -> datetime:
+        """Return the current wall-clock time as an aware UTC datetime."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait up to `seconds`; may return early after `wake()`."""
+
+    def wake(self) -> None:
+        """Make a current or the next `sleep` return at once."""
+
+
+class RealClock:
+    """The machine's clocks, with a sleep that other threads can interrupt."""
+
+    def __init__(self) -> None:
+        self._wakeup = threading.Event()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def sleep(self, seconds: float) -> None:
+        # sched calls delayfunc(0) after every event: make that free.
+        if seconds <= 0:
+            return
+        self._wakeup.wait(seconds)
+        self._wakeup.clear()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+
+class FakeClock:
+    """A clock that moves only when slept on or told to, for tests and simulation.
+
+    Invariants: monotonic time never goes back; `sleep(d)` advances both
+    readings by exactly `d`. `jump_wall` and `suspend` model the two ways the
+    wall clock and the monotonic clock disagree on a real machine.
+    """
+
+    def __init__(self, start: datetime | None = None, monotonic_start: float = 1000.0) -> None:
+        self._wall = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+        if self._wall.tzinfo is None:
+            raise ValueError("FakeClock needs an aware start datetime")
+        self._monotonic = monotonic_start
+        self.sleeps: int = 0
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def wall(self) -> datetime:
+        return self._wall
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"cannot sleep a negative time: {seconds}")
+        self.advance(seconds)
+        self.sleeps += 1
+
+    def wake(self) -> None:
+        """Nothing to do: a fake sleep never blocks."""
+
+    def advance(self, seconds: float) -> None:
+        """Move both clocks forward by `seconds`, as time passing normally does."""
+        self._monotonic += seconds
+        self._wall += timedelta(seconds=seconds)
+
+    def jump_wall(self, seconds: float) -> None:
+        """Step the wall clock alone (an NTP step or a manual change); may be negative."""
+        self._wall += timedelta(seconds=seconds)
+
+    def suspend(self, seconds: float) -> None:
+        """Model a suspended machine: wall time passes, Linux's monotonic clock does not."""
+        self._wall += timedelta(seconds=seconds)

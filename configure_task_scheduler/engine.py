@@ -1,0 +1,374 @@
+"""The engine: a `sched` queue of due runs, planned at a fixed rate.
+
+It owns one `sched.scheduler` built on the injected clock. Each queued event
+says "task X is due". When it fires, the engine plans the task's next run from
+this run's *planned* time (so runs never drift), queues it, and then either
+hands this run to the executor or skips it because the previous one is still
+running. The engine never runs task code and never sleeps on its own: it
+waits on the clock, which other threads can wake.
+
+Removing or replacing a task does not search the queue (`sched.cancel` is
+O(n)): each task has a generation number, queued events carry the generation
+they were planned for, and an event whose generation is stale is ignored
+when it fires ("lazy cancellation").
+
+Listeners subscribe to `RunEvent`s (run_started, run_finished, run_skipped):
+the seam for history, dashboards and anything else that watches runs.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import sched
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from .clock import Clock, RealClock
+from .executor import Executor
+from .registry import Registry
+from .schedules import IntervalSchedule
+from .task import Run, RunResult, RunStatus, Task
+
+logger = logging.getLogger(__name__)
+
+# The longest the engine sleeps at once, even with nothing due (cron wakes
+# every minute too): a bounded wait is what lets it notice a stopped flag or a
+# clock that jumped, whatever the clock implementation does.
+MAX_WAIT_SECONDS = 60.0
+
+
+class EventKind(str, enum.Enum):
+    """What happened to a run."""
+
+    RUN_STARTED = "run_started"
+    RUN_FINISHED = "run_finished"
+    RUN_SKIPPED = "run_skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """One thing that happened to a run, as listeners receive it.
+
+    Attributes:
+        kind: started, finished or skipped.
+        run: the run it concerns.
+        result: the result, for run_finished only.
+        reason: why the run was skipped, for run_skipped only.
+    """
+
+    kind: EventKind
+    run: Run
+    result: RunResult | None = None
+    reason: str = ""
+
+
+Listener = Callable[[RunEvent], None]
+
+
+class TaskState(str, enum.Enum):
+    """Where a task is in its life, as a snapshot reports it."""
+
+    DISABLED = "disabled"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSnapshot:
+    """A consistent, read-only view of one task at one moment.
+
+    Attributes:
+        task: the task's current definition.
+        state: disabled, scheduled (waiting for its next run) or running.
+        next_run_at: when the next run is planned (wall clock), or None.
+        running: how many of its runs are in flight.
+        last_result: the result of its latest finished run, or None.
+        counts: how many runs ended in each final status (skipped included).
+    """
+
+    task: Task
+    state: TaskState
+    next_run_at: datetime | None
+    running: int
+    last_result: RunResult | None
+    counts: Mapping[RunStatus, int]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """The engine's private, mutable bookkeeping for one task (guarded by its lock)."""
+
+    task: Task
+    generation: int = 0
+    anchor: float = 0.0
+    index: int = 0
+    planned: float | None = None
+    runs_so_far: int = 0
+    in_flight: dict[int, datetime] = field(default_factory=dict)
+    last_result: RunResult | None = None
+    counts: Counter[RunStatus] = field(default_factory=Counter)
+
+
+class Engine:
+    """Plans the runs of the tasks in a registry and hands them to an executor.
+
+    Args:
+        registry: the tasks to run; the engine adds to it and removes from it.
+        executor: what runs the code (see `executor.Executor`).
+        clock: the time source; a `FakeClock` makes the engine a simulator.
+    """
+
+    def __init__(self, registry: Registry, executor: Executor, clock: Clock | None = None) -> None:
+        self._registry = registry
+        self._executor = executor
+        self._clock = clock or RealClock()
+        self._queue = sched.scheduler(self._clock.monotonic, self._clock.sleep)
+        self._lock = threading.RLock()
+        self._plans: dict[str, _Plan] = {}
+        self._listeners: list[Listener] = []
+        self._running = False
+        self._stop_requested = False
+
+    # -- the loop --------------------------------------------------------------
+
+    def run(self, duration_seconds: float | None = None) -> None:
+        """Plan every enabled task, then dispatch due runs until `stop()` is called.
+
+        Args:
+            duration_seconds: return after this long instead (for demos, tests
+                and simulation); runs due at the very end still start.
+        """
+        start = self._clock.monotonic()
+        end = None if duration_seconds is None else start + duration_seconds
+        with self._lock:
+            self._running, self._stop_requested = True, False
+            for task in self._registry.tasks():
+                if task.task_id not in self._plans:  # a second run() resumes the plans
+                    self._plan_first_run(task, start)
+        logger.info("scheduler started with %d tasks (%d enabled)",
+                    len(self._registry), sum(t.enabled for t in self._registry.tasks()))
+        try:
+            self._loop(end)
+        finally:
+            with self._lock:
+                self._running = False
+
+    def _loop(self, end: float | None) -> None:
+        while not self._stop_requested:
+            delay = self._queue.run(blocking=False)  # runs every due event
+            now = self._clock.monotonic()
+            if end is not None and now >= end:
+                return
+            wait = MAX_WAIT_SECONDS if delay is None else min(delay, MAX_WAIT_SECONDS)
+            if end is not None:
+                wait = min(wait, end - now)
+            self._clock.sleep(max(wait, 0.0))
+
+    def stop(self) -> None:
+        """Stop planning runs: `run()` returns promptly. Thread-safe; runs in flight go on."""
+        self._stop_requested = True
+        self._clock.wake()
+
+    def shutdown(self, timeout_seconds: float) -> list[Run]:
+        """Stop, wait up to `timeout_seconds` for runs in flight, then cut the rest short.
+
+        Returns:
+            The runs that were cut short; each is also logged.
+        """
+        self.stop()
+        cut_short = self._executor.shutdown(timeout_seconds)
+        for run in cut_short:
+            logger.warning("task %s run %d was cut short by the shutdown",
+                           run.task.task_id, run.run_number)
+        return cut_short
+
+    # -- changing tasks (any thread) --------------------------------------------
+
+    def add(self, task: Task) -> None:
+        """Add a task, or replace the task with the same id; a running engine plans it at once.
+
+        A replaced task keeps its run counts and runs in flight; its next run
+        is planned afresh from now.
+        """
+        with self._lock:
+            self._registry.put(task)
+            if self._running or task.task_id in self._plans:
+                self._plan_first_run(task, self._clock.monotonic())
+        self._clock.wake()
+
+    def remove(self, task_id: str) -> Task | None:
+        """Remove a task; its runs in flight finish normally. Returns the task, or None."""
+        with self._lock:
+            task = self._registry.remove(task_id)
+            self._plans.pop(task_id, None)
+        self._clock.wake()
+        return task
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(event)` for every run event, from the thread where it happens."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def snapshot(self) -> list[TaskSnapshot]:
+        """Return a consistent view of every task, in registry order."""
+        with self._lock:
+            wall, now = self._clock.wall(), self._clock.monotonic()
+            return [self._snapshot(task, wall, now) for task in self._registry.tasks()]
+
+    # -- planning ----------------------------------------------------------------
+
+    def _plan_first_run(self, task: Task, now: float) -> None:
+        previous = self._plans.get(task.task_id)
+        plan = _Plan(task)
+        if previous is not None:  # a replaced task keeps its history and runs in flight
+            plan.generation = previous.generation + 1
+            plan.runs_so_far, plan.counts = previous.runs_so_far, previous.counts
+            plan.in_flight, plan.last_result = previous.in_flight, previous.last_result
+        self._plans[task.task_id] = plan
+        if not task.enabled:
+            return
+        plan.anchor, plan.index = now, (0 if task.run_on_start else 1)
+        self._enqueue(plan)
+        logger.debug("task %s planned: %s, first run in %.3fs", task.task_id,
+                     task.schedule.describe(), (plan.planned or now) - now)
+
+    def _enqueue(self, plan: _Plan) -> None:
+        schedule = plan.task.schedule
+        assert isinstance(schedule, IntervalSchedule)
+        plan.planned = schedule.planned_time(plan.anchor, plan.index)
+        self._queue.enterabs(plan.planned, 0, self._on_due,
+                             (plan.task.task_id, plan.generation))
+
+    def _plan_next_run(self, plan: _Plan, now: float) -> None:
+        schedule = plan.task.schedule
+        assert isinstance(schedule, IntervalSchedule)
+        following = schedule.next_index(plan.anchor, plan.index, now)
+        missed = following - plan.index - 1
+        if missed:
+            logger.warning("task %s is %.3fs behind: %d missed run%s coalesced into this one",
+                           plan.task.task_id, now - (plan.planned or now), missed,
+                           "" if missed == 1 else "s")
+        plan.index = following
+        self._enqueue(plan)
+
+    # -- a run is due ------------------------------------------------------------
+
+    def _on_due(self, task_id: str, generation: int) -> None:
+        """A queued event fired: plan the next run first, then start or skip this one.
+
+        This is the `sched` action, so it must never raise: an exception here
+        would escape `sched.run()` and stop every task.
+        """
+        try:
+            with self._lock:
+                plan = self._plans.get(task_id)
+                if plan is None or plan.generation != generation:
+                    return  # a stale event of a removed or replaced task
+                run = self._take_due_run(plan)
+                skip_reason = self._admit(plan, run)
+            if skip_reason:
+                self._skip(run, skip_reason)
+            else:
+                self._hand_off(run)
+        except Exception:
+            logger.exception("engine error while handling task %s; the scheduler goes on", task_id)
+
+    def _take_due_run(self, plan: _Plan) -> Run:
+        now = self._clock.monotonic()
+        planned = plan.planned if plan.planned is not None else now
+        plan.runs_so_far += 1
+        run = Run(plan.task, plan.runs_so_far, self._wall_at(planned, now), planned)
+        self._plan_next_run(plan, now)
+        return run
+
+    def _admit(self, plan: _Plan, run: Run) -> str:
+        """Reserve a slot for `run`; return why it must be skipped, or "" if it may start."""
+        if plan.in_flight:
+            since = min(plan.in_flight.values()).astimezone().strftime("%H:%M:%S")
+            return f"previous run still running since {since}"
+        plan.in_flight[run.run_number] = run.planned_at
+        return ""
+
+    def _hand_off(self, run: Run) -> None:
+        try:
+            self._executor.submit(run, self)
+        except Exception:
+            logger.exception("task %s run %d could not be handed to the executor",
+                             run.task.task_id, run.run_number)
+            self.run_released(run)
+
+    def _skip(self, run: Run, reason: str) -> None:
+        logger.warning("task %s run %d skipped: %s", run.task.task_id, run.run_number, reason)
+        with self._lock:
+            plan = self._plans.get(run.task.task_id)
+            if plan is not None:
+                plan.counts[RunStatus.SKIPPED] += 1
+        self._emit(RunEvent(EventKind.RUN_SKIPPED, run, reason=reason))
+
+    # -- reports from the executor (pool threads) -----------------------------
+
+    def run_started(self, run: Run, started_at: datetime, started_monotonic: float) -> None:
+        """Executor callback: a run's code is starting."""
+        with self._lock:
+            plan = self._plans.get(run.task.task_id)
+            if plan is not None and run.run_number in plan.in_flight:
+                plan.in_flight[run.run_number] = started_at
+        logger.info("task %s run %d started (%.3fs after its planned time)",
+                    run.task.task_id, run.run_number,
+                    started_monotonic - run.planned_monotonic)
+        self._emit(RunEvent(EventKind.RUN_STARTED, run))
+
+    def run_finished(self, run: Run, result: RunResult) -> None:
+        """Executor callback: a run's result is known."""
+        with self._lock:
+            plan = self._plans.get(run.task.task_id)
+            if plan is not None:
+                plan.counts[result.status] += 1
+                plan.last_result = result
+        _log_result(result)
+        self._emit(RunEvent(EventKind.RUN_FINISHED, run, result=result))
+
+    def run_released(self, run: Run) -> None:
+        """Executor callback: a run's thread is free, so it no longer counts as running."""
+        with self._lock:
+            plan = self._plans.get(run.task.task_id)
+            if plan is not None:
+                plan.in_flight.pop(run.run_number, None)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _emit(self, event: RunEvent) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("listener %r failed on %s of task %s; ignored",
+                                 listener, event.kind.value, event.run.task.task_id)
+
+    def _wall_at(self, monotonic_time: float, now: float) -> datetime:
+        return self._clock.wall() + timedelta(seconds=monotonic_time - now)
+
+    def _snapshot(self, task: Task, wall: datetime, now: float) -> TaskSnapshot:
+        plan = self._plans.get(task.task_id) or _Plan(task)
+        next_run_at = None
+        if plan.planned is not None and task.enabled and self._running:
+            next_run_at = wall + timedelta(seconds=plan.planned - now)
+        state = TaskState.RUNNING if plan.in_flight else TaskState.SCHEDULED
+        if not task.enabled:
+            state = TaskState.DISABLED
+        return TaskSnapshot(task, state, next_run_at, len(plan.in_flight),
+                            plan.last_result, MappingProxyType(dict(plan.counts)))
+
+
+def _log_result(result: RunResult) -> None:
+    detail = f" ({result.error})" if result.error else ""
+    level = logging.INFO if result.status is RunStatus.SUCCEEDED else logging.ERROR
+    logger.log(level, "task %s run %d finished: %s in %.2fs%s", result.task_id,
+               result.run_number, result.status.value, result.duration_seconds, detail)

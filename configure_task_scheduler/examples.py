@@ -1,0 +1,27 @@
+"""Example task callables used by the sample config (config/tasks.json).
+
+A Python task's entry point names a function like these. They are ordinary
+functions: the scheduler imports them once at load time and calls them on a
+pool thread at each run.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+
+logger = logging.getLogger(__name__)
+
+
+def say_hello(name: str = "world") -> None:
+    """Log a greeting: the smallest possible task."""
+    logger.info("hello, %s (from Python %s)", name, platform.python_version())
+
+
+def fail_sometimes(run_every: int = 3) -> None:
+    """Raise on purpose, to show how a failing task is reported.
+
+    Raises:
+        RuntimeError: always; the scheduler logs it and carries on.
+    """
+    raise RuntimeError(f"this example task fails on purpose (see run_every={run_every})")

@@ -1,0 +1,362 @@
+"""The config loader: a JSON (or TOML) file in, validated `Task`s and problems out.
+
+It parses the file, applies `defaults`, checks every field of every task,
+rejects duplicate ids and imports Python entry points, collecting every
+problem instead of stopping at the first. A file that cannot be used at all
+(unreadable, not JSON, a bad `scheduler` section) raises `ConfigError`; a bad
+task only becomes a `Problem` and is left out, so the valid tasks still run.
+It never coerces a value: "10" is not a number and "false" is not a boolean.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import checks
+from .checks import FieldReader
+from .errors import ConfigError, Problem, ScheduleError
+from .schedules import IntervalSchedule
+from .task import EMPTY_KWARGS, Schedule, Task, TaskType
+
+SCHEDULE_FIELDS = ("interval_seconds",)
+
+TASK_FIELDS: dict[str, str] = {
+    "task_id": "unique id: 1-64 letters, digits, _ - or .",
+    "task_name": "a human name (default: the task_id)",
+    "description": "free text",
+    "enabled": "false keeps the task loaded but never scheduled (default true)",
+    "task_type": '"python" or "shell"',
+    "entry_point": '"module:function" for python; a string or list of strings for shell',
+    "args": "positional arguments for a python callable (a list)",
+    "kwargs": "keyword arguments for a python callable (an object)",
+    "interval_seconds": "run every N seconds (a number > 0)",
+    "run_on_start": "also run once as soon as the scheduler starts (default false)",
+    "timeout_seconds": "a run taking longer is timed out (a number > 0)",
+}
+
+SCHEDULER_FIELDS: dict[str, str] = {
+    "max_workers": "how many runs may execute at once (default 4)",
+    "shutdown_timeout_seconds": "how long a shutdown waits for runs in flight (default 10)",
+}
+
+TOP_LEVEL_FIELDS = ("scheduler", "defaults", "tasks", "$schema")
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    """Process settings from the `scheduler` section."""
+
+    max_workers: int = 4
+    shutdown_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    """The outcome of loading a config file.
+
+    Attributes:
+        path: the file, as given.
+        settings: the `scheduler` section.
+        tasks: every valid task (disabled ones included), in file order.
+        problems: every problem with a task; those tasks are not in `tasks`.
+    """
+
+    path: str
+    settings: SchedulerSettings
+    tasks: list[Task] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
+    """Read, parse and validate a config file.
+
+    Args:
+        path: a `.json` file, or a `.toml` file on Python 3.11+.
+
+    Returns:
+        The valid tasks and the problems with the others.
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or its top level or
+            `scheduler` section is invalid; nothing in it can be used.
+    """
+    file = str(path)
+    document = parse_document(read_text(file), file)
+    return build_config(document, file, search_dirs=[str(Path(file).resolve().parent)])
+
+
+def read_text(file: str) -> str:
+    """Return the file's text, or raise a one-problem `ConfigError` saying why not."""
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        reason = "no such file (give another one with --config PATH)"
+    except IsADirectoryError:
+        reason = "is a directory, expected a config file"
+    except UnicodeDecodeError as error:
+        reason = f"not UTF-8 text (byte {error.start})"
+    except OSError as error:
+        reason = f"cannot read: {error.strerror}"
+    raise ConfigError([Problem(file, "", "", reason)])
+
+
+def parse_document(text: str, file: str) -> Any:
+    """Parse JSON, or TOML for a `.toml` file; a syntax error names line and column."""
+    if file.endswith(".toml"):
+        return _parse_toml(text, file)
+    try:
+        return json.loads(text, object_pairs_hook=_reject_repeated_keys)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise ConfigError([Problem(file, where, "", f"invalid JSON: {error.msg}")]) from None
+    except (ValueError, RecursionError) as error:  # a repeated key, a 5000-digit int, deep nesting
+        raise ConfigError([Problem(file, "", "", f"invalid JSON: {error}")]) from None
+
+
+def _reject_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of two equal keys silently; TOML rejects them, and so do we.
+    document = dict(pairs)
+    if len(document) < len(pairs):
+        keys = [key for key, _ in pairs]
+        repeated = next(key for key in keys if keys.count(key) > 1)
+        raise ValueError(f"key {json.dumps(repeated)} appears twice in one object")
+    return document
+
+
+def _parse_toml(text: str, file: str) -> Any:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        reason = "TOML configs need Python 3.11 or later (tomllib); use JSON here"
+        raise ConfigError([Problem(file, "", "", reason)]) from None
+    try:
+        return tomllib.loads(text)
+    except (ValueError, RecursionError) as error:  # TOMLDecodeError is a ValueError
+        raise ConfigError([Problem(file, "", "", f"invalid TOML: {error}")]) from None
+
+
+def build_config(document: Any, file: str, search_dirs: list[str] | None = None) -> LoadedConfig:
+    """Validate a parsed document (an object with `tasks`, or a bare list of tasks).
+
+    Args:
+        document: what `parse_document` returned.
+        file: the file name used in problems.
+        search_dirs: where Python entry points are looked for, before the
+            current directory and installed packages.
+
+    Raises:
+        ConfigError: the top level, `scheduler` or `defaults` is invalid.
+    """
+    if isinstance(document, list):
+        document = {"tasks": document}
+    problems = _check_top_level(document, file)
+    if problems:
+        raise ConfigError(problems)
+    settings, problems = read_settings(document.get("scheduler", {}), file)
+    defaults, default_problems = _read_defaults(document.get("defaults", {}), file)
+    if problems + default_problems:
+        raise ConfigError(problems + default_problems)
+    config = LoadedConfig(file, settings)
+    with _import_path((search_dirs or []) + [os.getcwd()]):
+        _read_tasks(document["tasks"], defaults, config)
+    return config
+
+
+def _check_top_level(document: Any, file: str) -> list[Problem]:
+    if not isinstance(document, dict):
+        expected = 'expected an object {"scheduler": ..., "tasks": [...]} or a list of tasks'
+        return [Problem(file, "", "", f"{expected}, found {checks.describe(document)}")]
+    problems = checks.unknown_keys(document, TOP_LEVEL_FIELDS, file, "")
+    if "tasks" not in document:
+        problems.append(Problem(file, "", "tasks", "missing: expected a list of tasks"))
+    elif not isinstance(document["tasks"], list):
+        found = checks.describe(document["tasks"])
+        problems.append(Problem(file, "", "tasks", f"expected a list of tasks, found {found}"))
+    return problems
+
+
+def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Problem]]:
+    """Read the `scheduler` section; return the settings and any problems."""
+    reader = FieldReader(section, file, "scheduler", SCHEDULER_FIELDS)
+    if not reader.ok:
+        return SchedulerSettings(), reader.problems
+    settings = SchedulerSettings(
+        max_workers=reader.read("max_workers", checks.integer_at_least(1), 4),
+        shutdown_timeout_seconds=reader.read(
+            "shutdown_timeout_seconds", checks.number_at_least(0), 10.0),
+    )
+    return settings, reader.problems
+
+
+def _read_defaults(section: Any, file: str) -> tuple[dict[str, Any], list[Problem]]:
+    reader = FieldReader(section, file, "defaults", TASK_FIELDS)
+    if reader.ok and "task_id" in reader.values:
+        reader.problems.append(Problem(file, "defaults", "task_id",
+                                       "cannot have a default: every task needs its own id"))
+    return reader.values, reader.problems
+
+
+def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConfig) -> None:
+    first_position: dict[str, int] = {}
+    for position, entry in enumerate(entries, start=1):
+        task, problems = read_task(entry, position, config.path, defaults)
+        task_id = _well_formed_id(entry)
+        # An id is taken by its first entry even if that task is invalid: fixing
+        # the first one must not turn up a duplicate the user was not told about.
+        if task_id is not None and task_id in first_position:
+            where = checks.task_place(position, task_id)
+            message = f"duplicate of task #{first_position[task_id]}; this task is skipped"
+            problems.append(Problem(config.path, where, "task_id", message))
+            task = None
+        elif task_id is not None:
+            first_position[task_id] = position
+        if task is not None:
+            config.tasks.append(task)
+        config.problems.extend(problems)
+
+
+def _well_formed_id(entry: Any) -> str | None:
+    task_id = entry.get("task_id") if isinstance(entry, dict) else None
+    return task_id if checks.TASK_ID(task_id) is None else None
+
+
+def read_task(entry: Any, position: int, file: str,
+              defaults: dict[str, Any] | None = None) -> tuple[Task | None, list[Problem]]:
+    """Validate one task entry.
+
+    Args:
+        entry: the task's object from the config (or built by the API).
+        position: its 1-based position, used in problems.
+        file: the file name used in problems.
+        defaults: values for fields the entry does not set.
+
+    Returns:
+        The task, or None with the problems that made it invalid.
+    """
+    raw_id = entry.get("task_id") if isinstance(entry, dict) else None
+    reader = FieldReader(entry, file, checks.task_place(position, raw_id), TASK_FIELDS,
+                         defaults or {})
+    if not reader.ok:
+        return None, reader.problems
+    task = _build_task(reader)
+    return (task if not reader.problems else None), reader.problems
+
+
+def _build_task(reader: FieldReader) -> Task | None:
+    task_id = reader.read("task_id", checks.TASK_ID)
+    task_type = reader.read("task_type", checks.one_of("python", "shell"))
+    entry_point = _read_entry_point(reader, task_type)
+    schedule = _read_schedule(reader)
+    task = Task(
+        task_id=task_id or "", task_type=TaskType(task_type or "shell"),
+        entry_point=entry_point or "", schedule=schedule or IntervalSchedule(1),
+        task_name=reader.read("task_name", checks.STRING, task_id or ""),
+        description=reader.read("description", checks.STRING, ""),
+        enabled=reader.read("enabled", checks.BOOLEAN, True),
+        run_on_start=reader.read("run_on_start", checks.BOOLEAN, False),
+        timeout_seconds=reader.read("timeout_seconds", checks.POSITIVE_OR_NULL, None),
+        **_read_arguments(reader, task_type),
+    )
+    if task_type == "python" and entry_point:
+        task = _resolve_target(reader, task)
+    return task
+
+
+def _read_entry_point(reader: FieldReader, task_type: str | None) -> Any:
+    if task_type == "python":
+        return reader.read("entry_point", checks.PYTHON_ENTRY_POINT)
+    if task_type == "shell":
+        value = reader.read("entry_point", checks.SHELL_COMMAND)
+        return tuple(value) if isinstance(value, list) else value
+    return reader.read("entry_point", checks.ANYTHING)
+
+
+def _read_arguments(reader: FieldReader, task_type: str | None) -> dict[str, Any]:
+    if task_type == "shell":
+        for name in ("args", "kwargs"):
+            if name in reader.values:
+                reader.problem(name, f"only python tasks take {name}; this is a shell task"
+                               f"{reader.origin(name)}")
+    if task_type != "python":
+        return {}
+    args = reader.read("args", checks.LIST, [])
+    kwargs = reader.read("kwargs", checks.OBJECT, None)
+    return {"args": tuple(args or ()), "kwargs": kwargs or EMPTY_KWARGS}
+
+
+def _read_schedule(reader: FieldReader) -> Schedule | None:
+    present = [name for name in SCHEDULE_FIELDS if name in reader.values]
+    if not present:
+        reader.problem("", f"no schedule: expected one of {', '.join(SCHEDULE_FIELDS)}")
+        return None
+    if len(present) > 1:
+        reader.problem(", ".join(present), "expected exactly one schedule, found "
+                       f"{len(present)}")
+        return None
+    seconds = reader.read("interval_seconds", checks.POSITIVE_NUMBER)
+    try:
+        return IntervalSchedule(seconds) if seconds is not None else None
+    except ScheduleError as error:
+        reader.problem("interval_seconds", str(error))
+        return None
+
+
+def _resolve_target(reader: FieldReader, task: Task) -> Task:
+    assert isinstance(task.entry_point, str)
+    try:
+        target = import_entry_point(task.entry_point)
+    except ImportError as error:
+        reader.problem("entry_point", str(error))
+        return task
+    return _replace_target(task, target)
+
+
+def _replace_target(task: Task, target: Callable[..., Any]) -> Task:
+    from dataclasses import replace
+    return replace(task, target=target)
+
+
+def import_entry_point(entry_point: str) -> Callable[..., Any]:
+    """Import "package.module:function" (or "package.module.function").
+
+    Raises:
+        ImportError: with a one-line message naming the module or attribute that failed.
+    """
+    module_name, _, attribute_path = entry_point.rpartition(":")
+    if not module_name:
+        module_name, _, attribute_path = entry_point.rpartition(".")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as error:  # any exception from the module's own top-level code
+        raise ImportError(f'cannot import module "{module_name}": '
+                          f"{type(error).__name__}: {error}") from None
+    for attribute in attribute_path.split("."):
+        if not hasattr(target, attribute):
+            raise ImportError(f'module "{module_name}" has no attribute "{attribute_path}"')
+        target = getattr(target, attribute)
+    if not callable(target):
+        raise ImportError(f'"{entry_point}" is not callable')
+    return target  # type: ignore[no-any-return]
+
+
+@contextmanager
+def _import_path(directories: list[str]) -> Iterator[None]:
+    """Let entry points be imported from these directories, without leaving them on sys.path."""
+    added = [d for d in dict.fromkeys(directories) if d not in sys.path]
+    sys.path[:0] = added
+    # A module written since the last import may be hidden by the finders' directory caches.
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        for directory in added:
+            if directory in sys.path:
+                sys.path.remove(directory)
