@@ -1,0 +1,320 @@
+"""The engine on the fake clock (exact times) and, for threading, on the real one."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from configure_task_scheduler.clock import FakeClock, RealClock
+from configure_task_scheduler.engine import Engine, EventKind, RunEvent, TaskState
+from configure_task_scheduler.registry import Registry
+from configure_task_scheduler.task import Run, RunStatus
+
+from conftest import RecordingExecutor, shell_task, wait_until
+
+
+@pytest.fixture(autouse=True)
+def utc_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Skip reasons show local times; pin the local zone so messages are exact."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def make_engine(clock: FakeClock, executor: RecordingExecutor, *tasks: object) -> Engine:
+    return Engine(Registry(tasks), executor, clock)  # type: ignore[arg-type]
+
+
+def test_interval_tasks_keep_fixed_rate_over_a_simulated_day(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor,
+                         shell_task("often", 7), shell_task("hourly", 3600))
+
+    engine.run(duration_seconds=86400)
+
+    assert recording_executor.times_of("often") == [7.0 * n for n in range(1, 12343)]
+    assert recording_executor.times_of("hourly") == [3600.0 * n for n in range(1, 25)]
+
+
+def test_fractional_interval_does_not_drift_over_a_simulated_hour(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor, shell_task("tenth", 0.1))
+
+    engine.run(duration_seconds=3600)
+
+    times = recording_executor.times_of("tenth")
+    assert len(times) == 36000
+    assert times[-1] == pytest.approx(3600.0, abs=1e-6)
+    assert max(abs(at - 0.1 * n) for n, at in enumerate(times, start=1)) < 1e-6
+
+
+def test_run_on_start_runs_at_once_then_keeps_the_interval(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor,
+                         shell_task("eager", 10, run_on_start=True))
+
+    engine.run(duration_seconds=35)
+
+    assert recording_executor.times_of("eager") == [0.0, 10.0, 20.0, 30.0]
+
+
+def test_disabled_task_is_registered_but_never_runs(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor,
+                         shell_task("off", 1, enabled=False), shell_task("on", 10))
+
+    engine.run(duration_seconds=30)
+
+    assert recording_executor.times_of("off") == []
+    assert [(s.task.task_id, s.state) for s in engine.snapshot()] == [
+        ("off", TaskState.DISABLED), ("on", TaskState.SCHEDULED)]
+
+
+@dataclass
+class SlowFirstRun(RecordingExecutor):
+    """The first hand-off takes `stall_seconds` of (fake) time: the loop falls behind."""
+
+    stall_seconds: float = 0.0
+
+    def submit(self, run: Run, reporter: object) -> None:
+        super().submit(run, reporter)  # type: ignore[arg-type]
+        if len(self.submitted) == 1:
+            self.clock.advance(self.stall_seconds)
+
+
+def test_runs_missed_while_behind_are_coalesced_into_one(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    executor = SlowFirstRun(fake_clock, stall_seconds=25)
+    engine = make_engine(fake_clock, executor, shell_task("steady", 10))
+    caplog.set_level(logging.WARNING)
+
+    engine.run(duration_seconds=60)
+
+    # Due at 20 and 30 while stalled until 35: one run at 35, then back on the grid.
+    assert executor.times_of("steady") == [10.0, 35.0, 40.0, 50.0, 60.0]
+    assert caplog.messages == [
+        "task steady is 15.000s behind: 1 missed run coalesced into this one"]
+
+
+def test_coalesced_run_keeps_its_planned_time_and_the_grid(fake_clock: FakeClock) -> None:
+    executor = SlowFirstRun(fake_clock, stall_seconds=47)
+    engine = make_engine(fake_clock, executor, shell_task("steady", 10))
+    planned: list[float] = []
+    engine.subscribe(lambda event: planned.append(event.run.planned_monotonic - 1000.0)
+                     if event.kind is EventKind.RUN_STARTED else None)
+
+    engine.run(duration_seconds=80)
+
+    assert executor.times_of("steady") == [10.0, 57.0, 60.0, 70.0, 80.0]
+    assert planned == [10.0, 20.0, 60.0, 70.0, 80.0]
+
+
+def test_run_still_in_flight_makes_the_next_one_skipped(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    executor = RecordingExecutor(fake_clock, hold=True)
+    engine = make_engine(fake_clock, executor, shell_task("slow", 10))
+    events: list[tuple[str, int, str]] = []
+    engine.subscribe(lambda e: events.append((e.kind.value, e.run.run_number, e.reason)))
+    caplog.set_level(logging.WARNING)
+
+    engine.run(duration_seconds=25)
+
+    assert executor.times_of("slow") == [10.0]
+    assert events == [("run_started", 1, ""),
+                      ("run_skipped", 2, "previous run still running since 00:00:10")]
+    assert caplog.messages == ["task slow run 2 skipped: previous run still running since 00:00:10"]
+    snapshot, = engine.snapshot()
+    assert (snapshot.state, snapshot.running, dict(snapshot.counts)) == (
+        TaskState.RUNNING, 1, {RunStatus.SKIPPED: 1})
+
+
+def test_next_run_starts_again_once_the_slow_run_finished(fake_clock: FakeClock) -> None:
+    executor = RecordingExecutor(fake_clock, hold=True)
+    engine = make_engine(fake_clock, executor, shell_task("slow", 10))
+    engine.run(duration_seconds=25)
+    executor.finish_held()
+
+    engine.run(duration_seconds=10)
+
+    assert executor.times_of("slow") == [10.0, 30.0]
+
+
+def test_snapshot_reports_next_run_last_result_and_counts(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor, shell_task("tick", 10))
+    engine.run(duration_seconds=35)
+    snapshot, = engine.snapshot()
+
+    assert snapshot.next_run_at is None  # not running: nothing is planned
+    assert snapshot.last_result is not None
+    assert (snapshot.last_result.run_number, snapshot.last_result.status) == (
+        3, RunStatus.SUCCEEDED)
+    assert dict(snapshot.counts) == {RunStatus.SUCCEEDED: 3}
+
+
+def test_listener_that_raises_is_logged_and_the_run_goes_on(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor,
+        caplog: pytest.LogCaptureFixture) -> None:
+    engine = make_engine(fake_clock, recording_executor, shell_task("tick", 10))
+    seen: list[str] = []
+
+    def broken(event: RunEvent) -> None:
+        raise RuntimeError("listener bug")
+
+    engine.subscribe(broken)
+    engine.subscribe(lambda event: seen.append(event.kind.value))
+    caplog.set_level(logging.ERROR)
+
+    engine.run(duration_seconds=10)
+
+    assert seen == ["run_started", "run_finished"]
+    assert [r.getMessage().split(" failed on ")[1] for r in caplog.records] == [
+        "run_started of task tick; ignored", "run_finished of task tick; ignored"]
+
+
+def test_executor_error_is_logged_and_other_tasks_keep_running(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    class Exploding(RecordingExecutor):
+        def submit(self, run: Run, reporter: object) -> None:
+            if run.task.task_id == "bad":
+                raise OSError("no more threads")
+            super().submit(run, reporter)  # type: ignore[arg-type]
+
+    executor = Exploding(fake_clock)
+    engine = make_engine(fake_clock, executor, shell_task("bad", 10), shell_task("good", 10))
+    caplog.set_level(logging.ERROR)
+
+    engine.run(duration_seconds=20)
+
+    assert executor.times_of("good") == [10.0, 20.0]
+    assert caplog.messages == ["task bad run 1 could not be handed to the executor",
+                               "task bad run 2 could not be handed to the executor"]
+
+
+def test_replaced_task_is_planned_afresh_and_keeps_its_counts(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor, shell_task("job", 10))
+    engine.run(duration_seconds=25)
+
+    engine.add(shell_task("job", 4))
+    engine.run(duration_seconds=10)
+
+    assert recording_executor.times_of("job") == [10.0, 20.0, 29.0, 33.0]
+    assert dict(engine.snapshot()[0].counts) == {RunStatus.SUCCEEDED: 4}
+
+
+def test_removed_task_stops_running_and_its_queued_event_is_ignored(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor,
+                         shell_task("gone", 10), shell_task("stays", 10))
+    engine.run(duration_seconds=15)
+
+    removed = engine.remove("gone")
+    engine.run(duration_seconds=20)
+
+    assert removed is not None and removed.task_id == "gone"
+    assert recording_executor.times_of("gone") == [10.0]
+    assert recording_executor.times_of("stays") == [10.0, 20.0, 30.0]
+    assert [s.task.task_id for s in engine.snapshot()] == ["stays"]
+
+
+# -- real clock, real threads -------------------------------------------------
+
+
+class Runs:
+    """Counts started runs per task from the engine's events; thread-safe."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started: dict[str, int] = {}
+
+    def __call__(self, event: RunEvent) -> None:
+        if event.kind is EventKind.RUN_FINISHED:
+            with self.lock:
+                self.started[event.run.task.task_id] = self.count(event.run.task.task_id) + 1
+
+    def count(self, task_id: str) -> int:
+        return self.started.get(task_id, 0)
+
+
+@pytest.fixture
+def running_engine() -> Iterator[tuple[Engine, Runs]]:
+    """An engine with a real clock, running in a thread, with a no-op executor."""
+    clock = RealClock()
+    engine = Engine(Registry([shell_task("hourly", 3600)]), InstantExecutor(clock), clock)
+    runs = Runs()
+    engine.subscribe(runs)
+    thread = threading.Thread(target=engine.run, name="engine-under-test")
+    thread.start()
+    yield engine, runs
+    engine.stop()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+class InstantExecutor:
+    """Finishes every run at once in the engine's thread (real time, no pool)."""
+
+    def __init__(self, clock: RealClock) -> None:
+        self.clock = clock
+
+    def submit(self, run: Run, reporter: object) -> None:
+        fake = FakeClock(self.clock.wall(), self.clock.monotonic())
+        RecordingExecutor(fake).submit(run, reporter)  # type: ignore[arg-type]
+
+    def shutdown(self, timeout_seconds: float) -> list[Run]:
+        return []
+
+
+def test_task_added_from_another_thread_runs_without_waiting_for_the_sleep(
+        running_engine: tuple[Engine, Runs]) -> None:
+    engine, runs = running_engine
+
+    engine.add(shell_task("now", 3600, run_on_start=True))
+
+    # The engine was asleep until the hourly task; the add must wake it.
+    wait_until(lambda: runs.count("now") == 1, timeout_seconds=5)
+
+
+def test_stop_wakes_a_sleeping_engine_at_once() -> None:
+    clock = RealClock()
+    engine = Engine(Registry([shell_task("hourly", 3600)]), InstantExecutor(clock), clock)
+    thread = threading.Thread(target=engine.run, name="engine-under-test")
+    thread.start()
+    wait_until(lambda: engine.snapshot()[0].next_run_at is not None)
+
+    engine.stop()
+
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+def test_concurrent_adds_and_removes_leave_a_consistent_engine(
+        running_engine: tuple[Engine, Runs]) -> None:
+    engine, runs = running_engine
+
+    def churn(worker: int) -> None:
+        for n in range(200):
+            engine.add(shell_task(f"w{worker}-{n % 10}", 0.01, run_on_start=True))
+            if n % 3 == 0:
+                engine.remove(f"w{worker}-{(n + 5) % 10}")
+
+    workers = [threading.Thread(target=churn, args=(w,), name=f"churn-{w}") for w in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    engine.add(shell_task("marker", 0.01, run_on_start=True))
+
+    wait_until(lambda: runs.count("marker") >= 3)
+    ids = [snapshot.task.task_id for snapshot in engine.snapshot()]
+    assert ids[0] == "hourly" and ids[-1] == "marker"
+    assert len(ids) == len(set(ids))
+    assert all(runs.count(task_id) >= 1 for task_id in ids[1:])
