@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from . import __version__
@@ -169,13 +170,56 @@ def serve(config: LoadedConfig, max_workers: int, duration: float | None) -> int
     executor = PoolExecutor(max_workers=max_workers)
     engine = Engine(Registry(config.tasks), executor)
     install_signal_handlers(engine)
-    engine.run(duration)
     timeout = config.settings.shutdown_timeout_seconds
-    logger.info("scheduler stopping: waiting up to %gs for runs in flight", timeout)
-    engine.shutdown(timeout)
+    run_awake_to_signals(lambda: run_then_shut_down(engine, duration, timeout))
     logger.info("scheduler stopped")
     _exit_now_if_threads_are_stuck(EXIT_OK)
     return EXIT_OK
+
+
+def run_then_shut_down(engine: Engine, duration: float | None, timeout: float) -> None:
+    """Run the engine until stopped, then give runs in flight `timeout` seconds."""
+    engine.run(duration)
+    logger.info("scheduler stopping: waiting up to %gs for runs in flight", timeout)
+    engine.shutdown(timeout)
+
+
+def run_awake_to_signals(work: Callable[[], None]) -> None:
+    """Run `work` on a thread while the main thread waits for it, woken by every signal.
+
+    The kernel may deliver SIGINT or SIGTERM to any thread, but Python runs
+    the handler in the main thread, and only when it next runs bytecode: a
+    main thread blocked on a lock (the engine's sleep, a shutdown's wait)
+    would not notice for up to a minute. select() on the wakeup fd returns
+    as soon as any thread receives a signal.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)  # required by set_wakeup_fd
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # re-raised in the main thread
+            failures.append(error)
+        done.set()
+        os.write(write_fd, b"\0")  # after done: the main thread checks it once woken
+
+    thread = threading.Thread(target=run, name="scheduler")
+    previous = signal.set_wakeup_fd(write_fd)
+    try:
+        thread.start()
+        while not done.is_set():
+            select.select([read_fd], [], [])
+            os.read(read_fd, 4096)
+        thread.join()  # its last write is done before the pipe is closed
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+    if failures:
+        raise failures[0]
 
 
 def install_signal_handlers(engine: Engine) -> None:

@@ -93,13 +93,11 @@ class PoolExecutor:
         try:
             future = self._pool.submit(self._execute, run, reporter)
         except RuntimeError:  # the pool is shut down: the scheduler is stopping
-            logger.warning("task %s run %d not started: the scheduler is stopping",
-                           run.task.task_id, run.run_number)
-            reporter.run_released(run)
+            release_unstarted(run, reporter)
             return
         with self._lock:
             self._in_flight[future] = run
-        future.add_done_callback(self._forget)
+        future.add_done_callback(lambda done: self._forget(done, reporter))
 
     def shutdown(self, timeout_seconds: float) -> list[Run]:
         """Stop taking runs, wait for those in flight, then terminate what is left."""
@@ -117,9 +115,11 @@ class PoolExecutor:
             self._pool.shutdown(wait=True)
         return cut_short
 
-    def _forget(self, future: Future[None]) -> None:
+    def _forget(self, future: Future[None], reporter: RunReporter) -> None:
         with self._lock:
-            self._in_flight.pop(future, None)
+            run = self._in_flight.pop(future, None)
+        if run is not None and future.cancelled():  # still queued when shutdown began
+            release_unstarted(run, reporter)
 
     def _execute(self, run: Run, reporter: RunReporter) -> None:
         started_at, started = self._clock.wall(), self._clock.monotonic()
@@ -160,6 +160,13 @@ class PoolExecutor:
     def _result(self, run: Run, started_at: datetime, started: float, status: RunStatus,
                 exit_code: int | None = None, error: str = "") -> RunResult:
         return make_result(run, self._clock, started_at, started, status, exit_code, error)
+
+
+def release_unstarted(run: Run, reporter: RunReporter) -> None:
+    """Release a run that never started because the scheduler is stopping."""
+    logger.warning("task %s run %d not started: the scheduler is stopping",
+                   run.task.task_id, run.run_number)
+    reporter.run_released(run)
 
 
 def make_result(run: Run, clock: Clock, started_at: datetime, started: float,
@@ -277,6 +284,7 @@ class _OutputWatch:
         self._now = clock.monotonic
         self._selector = selectors.DefaultSelector()
         self._partial: dict[IO[bytes], bytearray] = {}
+        self._levels = dict(streams)
         for stream, level in streams.items():
             self._selector.register(stream, selectors.EVENT_READ, level)
             self._partial[stream] = bytearray()
@@ -323,7 +331,7 @@ class _OutputWatch:
         # A line longer than the tail bound is flushed in pieces to bound memory.
         if len(rest) > OUTPUT_TAIL_BYTES:
             self._log(rest, level)
-            rest = b""
+            rest = bytearray()
         self._partial[stream] = bytearray(rest)
 
     def _flush(self, stream: IO[bytes], level: int) -> None:
@@ -331,12 +339,13 @@ class _OutputWatch:
             self._log(bytes(self._partial[stream]), level)
             self._partial[stream].clear()
 
-    def _log(self, line: bytes, level: int) -> None:
+    def _log(self, line: bytes | bytearray, level: int) -> None:
         logger.log(level, "task %s | %s", self._task_id,
                    line.decode("utf-8", "replace").rstrip("\r"))
 
     def close(self) -> None:
-        for stream, level in self._partial.items():
+        # Pipes still open here (a background process holds them) keep a partial line.
+        for stream, level in self._levels.items():
             self._flush(stream, level)
         self._selector.close()
 

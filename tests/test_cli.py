@@ -1,0 +1,379 @@
+"""The command line, through real `python main.py` processes.
+
+Each test runs the program as a user would and checks its exit status and
+its whole output lines. The signal tests start it in the background and read
+its log as it comes, waiting (with a deadline) for the line that says it is
+ready for the next step, never for a fixed time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from configure_task_scheduler import __version__
+from conftest import wait_until
+from test_executor import process_is_gone, read_pid
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Only reached when something is broken, never on the happy path.
+DEADLINE_SECONDS = 10.0
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR)\s+(.*)")
+
+
+def environment() -> dict[str, str]:
+    """The test's environment without LOG_LEVEL, so every run logs at INFO."""
+    return {name: value for name, value in os.environ.items() if name != "LOG_LEVEL"}
+
+
+def run_cli(*args: str | Path, module: bool = False,
+            timeout_seconds: float = 60) -> subprocess.CompletedProcess[str]:
+    program = ["-m", "configure_task_scheduler"] if module else ["main.py"]
+    return subprocess.run([sys.executable, *program, *map(str, args)], cwd=REPO_ROOT,
+                          env=environment(), capture_output=True, text=True,
+                          timeout=timeout_seconds)
+
+
+def log_messages(stderr: str) -> list[str]:
+    """The messages of the log lines on stderr, without their time and level."""
+    return [match[2] for match in map(LOG_LINE.fullmatch, stderr.splitlines()) if match]
+
+
+def shell_task_entry(task_id: str, command: str, interval_seconds: Any,
+                     **fields: Any) -> dict[str, Any]:
+    """A shell task as the config file spells it."""
+    return {"task_id": task_id, "task_type": "shell", "entry_point": command,
+            "interval_seconds": interval_seconds, **fields}
+
+
+class BackgroundScheduler:
+    """`python main.py --config PATH` running in the background; its log is read as it comes."""
+
+    def __init__(self, config: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "main.py", "--config", str(config)], cwd=REPO_ROOT,
+            env=environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        self._stderr = bytearray()
+
+    @property
+    def messages(self) -> list[str]:
+        return log_messages(self._stderr.decode())
+
+    def wait_for_log(self, pattern: str) -> None:
+        """Read the log until a message matches `pattern` whole; fail after the deadline."""
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stderr, selectors.EVENT_READ)
+            while not any(re.fullmatch(pattern, m) for m in self.messages):
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"no {pattern!r} in the log:\n{self._stderr.decode()}"
+                if selector.select(remaining):
+                    chunk = os.read(self.process.stderr.fileno(), 65536)
+                    assert chunk, f"exited before logging {pattern!r}:\n{self._stderr.decode()}"
+                    self._stderr += chunk
+
+    def send(self, signum: signal.Signals) -> None:
+        self.process.send_signal(signum)
+
+    def exit_status(self) -> int:
+        """Wait for the process to exit and read the rest of its log; return its exit status."""
+        _, rest = self.process.communicate(timeout=DEADLINE_SECONDS)
+        self._stderr += rest
+        return self.process.returncode
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate(timeout=DEADLINE_SECONDS)
+
+
+@pytest.fixture
+def start_scheduler() -> Iterator[Callable[[Path], BackgroundScheduler]]:
+    started: list[BackgroundScheduler] = []
+
+    def start(config: Path) -> BackgroundScheduler:
+        started.append(BackgroundScheduler(config))
+        return started[-1]
+
+    yield start
+    for scheduler in started:
+        scheduler.stop()
+
+
+@pytest.fixture
+def kill_groups_at_exit() -> Iterator[list[int]]:
+    """Process groups to SIGKILL after the test (task commands the CLI left running)."""
+    groups: list[int] = []
+    yield groups
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# -- --check ------------------------------------------------------------------------
+
+
+def test_check_lists_the_tasks_of_the_sample_config_and_exits_0() -> None:
+    completed = run_cli("--check")
+
+    assert (completed.returncode, completed.stderr) == (0, "")
+    assert completed.stdout.splitlines() == [
+        "config/tasks.json: 3 valid tasks (2 enabled), 0 problems",
+        "  hello           python  every 2 seconds  enabled",
+        "  disk_usage      shell   every 3 seconds  enabled",
+        "  nightly_report  shell   every day        disabled",
+    ]
+
+
+def test_check_prints_each_problem_on_one_line_and_exits_2(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [shell_task_entry("backup", "true", "10"),
+                                     shell_task_entry("ok", "true", 5)]})
+
+    completed = run_cli("--check", "--config", config)
+
+    assert (completed.returncode, completed.stderr) == (2, "")
+    assert completed.stdout.splitlines() == [
+        f"{config}: 1 valid tasks (1 enabled), 1 problems",
+        "  ok  shell  every 5 seconds  enabled",
+        f'{config}: task #1 "backup": interval_seconds: expected a number > 0, '
+        'found "10" (a string)',
+    ]
+
+
+# -- --run --------------------------------------------------------------------------
+
+
+def test_run_runs_one_task_now_and_prints_its_result() -> None:
+    completed = run_cli("--run", "hello")
+
+    assert completed.returncode == 0
+    assert re.fullmatch(r"task hello: succeeded in \d+\.\d\ds\n", completed.stdout)
+
+
+def test_run_of_a_failing_task_prints_why_and_exits_1(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [shell_task_entry("fail", "exit 3", 60)]})
+
+    completed = run_cli("--run", "fail", "--config", config)
+
+    assert completed.returncode == 1
+    assert re.fullmatch(r"task fail: failed in \d+\.\d\ds: exit code 3\n", completed.stdout)
+
+
+def test_run_of_an_unknown_task_exits_2_and_lists_the_known_ids() -> None:
+    completed = run_cli("--run", "unknown")
+
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == ('config/tasks.json: no task "unknown"; '
+                                "known task ids: hello, disk_usage, nightly_report\n")
+
+
+# -- bad input ----------------------------------------------------------------------
+
+
+def test_missing_config_file_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.json"
+
+    completed = run_cli("--config", missing)
+
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == f"{missing}: no such file (give another one with --config PATH)\n"
+
+
+def test_invalid_json_exits_2_naming_line_and_column(write_config: Callable[..., Path]) -> None:
+    config = write_config('{\n  "tasks": [}\n')
+
+    completed = run_cli("--config", config)
+
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == f"{config}: line 2, column 13: invalid JSON: Expecting value\n"
+
+
+def test_zero_duration_is_rejected_by_the_argument_parser() -> None:
+    completed = run_cli("--duration", "0")
+
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines()[-1] == (
+        "python main.py: error: argument --duration: "
+        "expected a number of seconds > 0, found '0'")
+
+
+def test_strict_refuses_a_config_with_one_bad_task(write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [shell_task_entry("bad", "true", 0),
+                                     shell_task_entry("ok", "echo ran", 60, run_on_start=True)]})
+
+    completed = run_cli("--strict", "--duration", "5", "--config", config)
+
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == (f'{config}: task #1 "bad": interval_seconds: '
+                                "expected a number > 0, found 0\n")
+
+
+def test_without_strict_a_bad_task_is_logged_and_the_valid_tasks_run(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [shell_task_entry("bad", "true", 0),
+                                     shell_task_entry("ok", "echo ran", 60, run_on_start=True)]})
+
+    completed = run_cli("--duration", "0.3", "--config", config)
+
+    assert completed.returncode == 0
+    messages = log_messages(completed.stderr)
+    assert messages[0] == (f'{config}: task #1 "bad": interval_seconds: '
+                           "expected a number > 0, found 0 (task skipped)")
+    assert "task ok | ran" in messages
+
+
+# -- the scheduler ------------------------------------------------------------------
+
+
+def test_duration_runs_the_scheduler_then_stops_it(write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [shell_task_entry("tick", "echo tick", 0.2)]})
+
+    completed = run_cli("--duration", "1", "--config", config)
+
+    assert (completed.returncode, completed.stdout) == (0, "")
+    messages = log_messages(completed.stderr)
+    assert messages[0] == "scheduler started with 1 tasks (1 enabled)"
+    assert "task tick | tick" in messages
+    assert "scheduler stopping: waiting up to 10s for runs in flight" in messages
+    assert messages[-1] == "scheduler stopped"
+
+
+def test_module_entry_point_prints_the_version() -> None:
+    completed = run_cli("--version", module=True)
+
+    assert (completed.returncode, completed.stdout) == (0, f"python main.py {__version__}\n")
+
+
+# -- signals ------------------------------------------------------------------------
+
+
+def test_sigterm_lets_the_run_in_flight_finish_then_exits_0(
+        write_config: Callable[..., Path],
+        start_scheduler: Callable[[Path], BackgroundScheduler]) -> None:
+    config = write_config({"tasks": [
+        shell_task_entry("slow", "sleep 0.5; echo done", 0.1, run_on_start=True)]})
+    scheduler = start_scheduler(config)
+    scheduler.wait_for_log(r"task slow run 1 started \(.*\)")
+
+    scheduler.send(signal.SIGTERM)
+
+    assert scheduler.exit_status() == 0
+    messages = scheduler.messages
+    received = messages.index("received SIGTERM: no new runs will start")
+    assert messages.index("task slow | done") > received
+    assert [m for m in messages[received:] if " started (" in m] == []
+    assert any(re.fullmatch(r"task slow run 1 finished: succeeded in 0\.\d\ds", m)
+               for m in messages)
+    assert messages[-1] == "scheduler stopped"
+
+
+def test_second_sigint_exits_at_once_with_130(
+        write_config: Callable[..., Path], tmp_path: Path,
+        start_scheduler: Callable[[Path], BackgroundScheduler],
+        kill_groups_at_exit: list[int]) -> None:
+    pidfile = tmp_path / "long.pid"
+    long_task = shell_task_entry("long", f"echo $$ > {pidfile}; exec sleep 30", 60,
+                                 run_on_start=True)
+    config = write_config({"scheduler": {"shutdown_timeout_seconds": 30}, "tasks": [long_task]})
+    scheduler = start_scheduler(config)
+    kill_groups_at_exit.append(read_pid(pidfile))
+    scheduler.send(signal.SIGINT)
+    scheduler.wait_for_log(r"scheduler stopping: waiting up to 30s for runs in flight")
+
+    started = time.monotonic()
+    scheduler.send(signal.SIGINT)
+
+    assert scheduler.exit_status() == 130
+    assert time.monotonic() - started < 2.0
+    assert scheduler.messages[-1] == "second SIGINT: exiting at once"
+
+
+def test_sigterm_cuts_short_a_run_longer_than_the_shutdown_timeout(
+        write_config: Callable[..., Path], tmp_path: Path,
+        start_scheduler: Callable[[Path], BackgroundScheduler],
+        kill_groups_at_exit: list[int]) -> None:
+    pidfile = tmp_path / "long.pid"
+    long_task = shell_task_entry("long", f"echo $$ > {pidfile}; exec sleep 30", 60,
+                                 run_on_start=True)
+    config = write_config({"scheduler": {"shutdown_timeout_seconds": 0.5}, "tasks": [long_task]})
+    scheduler = start_scheduler(config)
+    leader = read_pid(pidfile)
+    kill_groups_at_exit.append(leader)
+
+    scheduler.send(signal.SIGTERM)
+
+    assert scheduler.exit_status() == 0
+    messages = scheduler.messages
+    assert any(re.fullmatch(r"task long run 1 finished: failed in \d+\.\d\ds "
+                            r"\(killed by SIGTERM\)", m) for m in messages)
+    assert messages[-2:] == ["task long run 1 was cut short by the shutdown",
+                             "scheduler stopped"]
+    wait_until(lambda: process_is_gone(leader), DEADLINE_SECONDS)
+
+
+WORKER_SIGNAL_MODULE = """
+import signal, threading, time
+
+def send_sigterm_to_this_thread():
+    # Wait until the main thread is blocked: while it runs bytecode it would notice anyway.
+    stat = f"/proc/self/task/{threading.main_thread().native_id}/stat"
+    deadline = time.monotonic() + 5
+    while open(stat).read().rpartition(")")[2].split()[0] != "S" and time.monotonic() < deadline:
+        time.sleep(0.001)
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+"""
+
+
+def test_a_signal_that_lands_on_a_pool_thread_still_stops_the_scheduler_at_once(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    # The kernel may hand a process's signal to any thread; here it always goes
+    # to a pool thread, while the main thread waits 60s for the next run.
+    (tmp_path / "worker_signal.py").write_text(WORKER_SIGNAL_MODULE)
+    config = write_config({"tasks": [{
+        "task_id": "signal", "task_type": "python", "run_on_start": True,
+        "entry_point": "worker_signal:send_sigterm_to_this_thread", "interval_seconds": 60}]})
+
+    started = time.monotonic()
+    completed = run_cli("--config", config, timeout_seconds=DEADLINE_SECONDS)
+
+    assert completed.returncode == 0
+    assert time.monotonic() - started < 5.0
+    assert "received SIGTERM: no new runs will start" in log_messages(completed.stderr)
+
+
+# -- the package --------------------------------------------------------------------
+
+
+IMPORT_CHECK = """
+import sys
+import configure_task_scheduler
+allowed = set(sys.stdlib_module_names) | {"configure_task_scheduler", "__main__"}
+names = {name.partition(".")[0] for name in sys.modules} - allowed
+# sysconfig's data module is stdlib, but its name depends on the platform.
+print(sorted(name for name in names if not name.startswith("_sysconfigdata_")))
+"""
+
+
+def test_importing_the_package_pulls_in_only_the_standard_library() -> None:
+    # -S: no site-packages .pth hooks, which would load non-stdlib modules at startup.
+    completed = subprocess.run([sys.executable, "-S", "-c", IMPORT_CHECK], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=60)
+
+    assert (completed.returncode, completed.stderr) == (0, "")
+    assert completed.stdout == "[]\n"

@@ -1,0 +1,332 @@
+"""The executor with real subprocesses and real threads.
+
+Every wait here is on a `threading.Event` or `wait_until`, with a deadline:
+no test sleeps for a fixed time. Shell commands print or write what the test
+needs to know (a pid, a line) instead of the test guessing how long they take.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from configure_task_scheduler.clock import RealClock
+from configure_task_scheduler.executor import PoolExecutor
+from configure_task_scheduler.task import Run, RunResult, RunStatus, Task, TaskType
+from conftest import shell_task, wait_until
+
+EXECUTOR_LOGGER = "configure_task_scheduler.executor"
+# Generous: only reached when something is broken, never on the happy path.
+DEADLINE_SECONDS = 10.0
+
+
+class RecordingReporter:
+    """A thread-safe `RunReporter` that records each call and sets an Event for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, str]] = []
+        self.results: dict[str, RunResult] = {}
+        self.started = threading.Event()
+        self.finished = threading.Event()
+        self.released = threading.Event()
+
+    def run_started(self, run: Run, started_at: object, started_monotonic: float) -> None:
+        with self._lock:
+            self.calls.append(("started", run.task.task_id))
+        self.started.set()
+
+    def run_finished(self, run: Run, result: RunResult) -> None:
+        with self._lock:
+            self.calls.append(("finished", run.task.task_id))
+            self.results[run.task.task_id] = result
+        self.finished.set()
+
+    def run_released(self, run: Run) -> None:
+        with self._lock:
+            self.calls.append(("released", run.task.task_id))
+        self.released.set()
+
+    def result_of(self, task_id: str) -> RunResult:
+        """Wait until `task_id` is finished and released; return its result."""
+        wait_until(lambda: {("finished", task_id), ("released", task_id)} <= set(self.calls),
+                   DEADLINE_SECONDS)
+        return self.results[task_id]
+
+
+@pytest.fixture
+def executor() -> Iterator[PoolExecutor]:
+    pool = PoolExecutor(max_workers=2, clock=RealClock())
+    yield pool
+    pool.shutdown(timeout_seconds=DEADLINE_SECONDS)
+
+
+@pytest.fixture
+def reporter() -> RecordingReporter:
+    return RecordingReporter()
+
+
+def shell_run(task_id: str, command: str | tuple[str, ...],
+              timeout_seconds: float | None = None) -> Run:
+    task = replace(shell_task(task_id, 60, timeout_seconds=timeout_seconds), entry_point=command)
+    return new_run(task)
+
+
+def python_run(task_id: str, target: Callable[[], Any],
+               timeout_seconds: float | None = None) -> Run:
+    task = Task(task_id=task_id, task_type=TaskType.PYTHON, entry_point=f"tests:{task_id}",
+                schedule=shell_task(task_id, 60).schedule, timeout_seconds=timeout_seconds,
+                target=target)
+    return new_run(task)
+
+
+def new_run(task: Task) -> Run:
+    clock = RealClock()
+    return Run(task, 1, clock.wall(), clock.monotonic())
+
+
+def output_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == EXECUTOR_LOGGER and r.levelno == level and " | " in r.getMessage()]
+
+
+def read_pid(pidfile: Path) -> int:
+    """Wait for a command to write its pid (and a newline) to `pidfile`; return it."""
+    wait_until(lambda: pidfile.exists() and pidfile.read_text().endswith("\n"), DEADLINE_SECONDS)
+    return int(pidfile.read_text())
+
+
+def process_is_gone(pid: int) -> bool:
+    """True if `pid` no longer runs.
+
+    A killed grandchild is orphaned and reparented to PID 1; in a container
+    PID 1 may never reap it, so a zombie ("Z" in /proc) counts as gone.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+# -- shell commands ---------------------------------------------------------------
+
+
+def test_shell_string_runs_through_bin_sh(executor: PoolExecutor, reporter: RecordingReporter,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, EXECUTOR_LOGGER)
+    executor.submit(shell_run("sh", 'echo "$0" | tr a-z A-Z'), reporter)
+
+    result = reporter.result_of("sh")
+
+    assert (result.status, result.exit_code, result.error) == (RunStatus.SUCCEEDED, 0, "")
+    assert output_lines(caplog, logging.INFO) == ["task sh | /BIN/SH"]
+    assert reporter.calls == [("started", "sh"), ("released", "sh"), ("finished", "sh")]
+
+
+def test_list_entry_point_runs_without_a_shell(executor: PoolExecutor,
+                                               reporter: RecordingReporter,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, EXECUTOR_LOGGER)
+    executor.submit(shell_run("argv", ("echo", "$HOME", "a;b", "*")), reporter)
+
+    result = reporter.result_of("argv")
+
+    assert (result.status, result.exit_code, result.error) == (RunStatus.SUCCEEDED, 0, "")
+    assert output_lines(caplog, logging.INFO) == ["task argv | $HOME a;b *"]
+
+
+def test_failing_command_is_failed_with_its_exit_code(executor: PoolExecutor,
+                                                      reporter: RecordingReporter) -> None:
+    executor.submit(shell_run("fail", "exit 3"), reporter)
+
+    result = reporter.result_of("fail")
+
+    assert (result.status, result.exit_code, result.error) == (RunStatus.FAILED, 3, "exit code 3")
+
+
+def test_missing_program_in_a_list_entry_point_fails_without_raising(
+        executor: PoolExecutor, reporter: RecordingReporter) -> None:
+    executor.submit(shell_run("nope", ("/nonexistent/program",)), reporter)
+
+    result = reporter.result_of("nope")
+
+    assert (result.status, result.exit_code) == (RunStatus.FAILED, None)
+    assert result.error == "[Errno 2] No such file or directory: '/nonexistent/program'"
+
+
+def test_output_lines_are_logged_with_the_task_id_stdout_at_info_stderr_at_warning(
+        executor: PoolExecutor, reporter: RecordingReporter,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, EXECUTOR_LOGGER)
+    command = r"printf 'one\ntwo\n'; printf 'oops\nno newline' >&2; printf 'last'"
+    executor.submit(shell_run("out", command), reporter)
+
+    reporter.result_of("out")
+
+    assert output_lines(caplog, logging.INFO) == ["task out | one", "task out | two",
+                                                  "task out | last"]
+    assert output_lines(caplog, logging.WARNING) == ["task out | oops", "task out | no newline"]
+
+
+def test_last_partial_line_is_logged_when_a_background_process_keeps_the_pipe_open(
+        executor: PoolExecutor, reporter: RecordingReporter, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, EXECUTOR_LOGGER)
+    pidfile = tmp_path / "leader.pid"
+    executor.submit(shell_run("bg", f"echo $$ > {pidfile}; printf 'no newline'; sleep 30 &"),
+                    reporter)
+    leader = read_pid(pidfile)
+    try:
+        result = reporter.result_of("bg")
+    finally:
+        os.killpg(leader, signal.SIGKILL)
+
+    assert (result.status, result.exit_code) == (RunStatus.SUCCEEDED, 0)
+    assert output_lines(caplog, logging.INFO) == ["task bg | no newline"]
+
+
+def test_shell_timeout_terminates_the_whole_process_group_grandchildren_included(
+        executor: PoolExecutor, reporter: RecordingReporter, tmp_path: Path) -> None:
+    pidfile = tmp_path / "grandchild.pid"
+    executor.submit(shell_run("slow", f"sleep 60 & echo $! > {pidfile}; wait", 0.3), reporter)
+    grandchild = read_pid(pidfile)
+
+    result = reporter.result_of("slow")
+
+    assert (result.status, result.exit_code) == (RunStatus.TIMED_OUT, -15)
+    assert result.error == "timed out after 0.3s; process group terminated"
+    wait_until(lambda: process_is_gone(grandchild), DEADLINE_SECONDS)
+
+
+# -- Python callables -------------------------------------------------------------
+
+
+def test_raising_python_task_fails_and_is_logged_while_other_runs_go_on(
+        reporter: RecordingReporter, caplog: pytest.LogCaptureFixture) -> None:
+    def boom() -> None:
+        raise ValueError("boom")
+
+    ran = threading.Event()
+    one_worker = PoolExecutor(max_workers=1, clock=RealClock())
+    try:
+        one_worker.submit(python_run("boom", boom), reporter)
+        one_worker.submit(python_run("fine", ran.set), reporter)
+        failed, succeeded = reporter.result_of("boom"), reporter.result_of("fine")
+    finally:
+        one_worker.shutdown(DEADLINE_SECONDS)
+
+    assert (failed.status, failed.error) == (RunStatus.FAILED, "ValueError: boom")
+    assert (succeeded.status, succeeded.error) == (RunStatus.SUCCEEDED, "")
+    assert ran.is_set()
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == "task boom run 1 raised ValueError"
+    assert record.exc_info is not None and record.exc_info[0] is ValueError
+    assert "Traceback (most recent call last)" in caplog.text
+
+
+def test_python_callable_past_its_timeout_is_reported_at_once_but_released_when_it_returns(
+        executor: PoolExecutor, reporter: RecordingReporter,
+        caplog: pytest.LogCaptureFixture) -> None:
+    let_return = threading.Event()
+    executor.submit(python_run("stuck", lambda: let_return.wait(DEADLINE_SECONDS), 0.1),
+                    reporter)
+
+    assert reporter.finished.wait(DEADLINE_SECONDS)
+    result = reporter.results["stuck"]
+    assert (result.status, result.error) == (
+        RunStatus.TIMED_OUT, "timed out after 0.1s (the call is still running)")
+    assert not reporter.released.is_set()
+
+    let_return.set()
+    assert reporter.released.wait(DEADLINE_SECONDS)
+    assert reporter.calls == [("started", "stuck"), ("finished", "stuck"), ("released", "stuck")]
+    # The late return is logged just after the release, on the pool thread.
+    wait_until(lambda: any(r.levelno == logging.WARNING for r in caplog.records),
+               DEADLINE_SECONDS)
+    [late] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert re.fullmatch(r"task stuck run 1 returned \d+\.\d\ds after it timed out: succeeded",
+                        late)
+
+
+# -- shutdown ---------------------------------------------------------------------
+
+
+def test_shutdown_terminates_a_shell_run_still_going_after_the_timeout_as_cut_short(
+        reporter: RecordingReporter, tmp_path: Path) -> None:
+    pidfile = tmp_path / "leader.pid"
+    pool = PoolExecutor(max_workers=1, clock=RealClock())
+    run = shell_run("long", f"echo $$ > {pidfile}; exec sleep 30")
+    pool.submit(run, reporter)
+    leader = read_pid(pidfile)
+
+    started = time.monotonic()
+    cut_short = pool.shutdown(timeout_seconds=0.2)
+    elapsed = time.monotonic() - started
+
+    assert cut_short == [run]
+    assert 0.2 <= elapsed < 2.0
+    result = reporter.result_of("long")
+    assert (result.status, result.exit_code, result.error) == (
+        RunStatus.FAILED, -15, "killed by SIGTERM")
+    wait_until(lambda: process_is_gone(leader), DEADLINE_SECONDS)
+
+
+def test_shutdown_waits_for_runs_that_finish_within_the_timeout(
+        reporter: RecordingReporter) -> None:
+    pool = PoolExecutor(max_workers=1, clock=RealClock())
+    pool.submit(shell_run("quick", "sleep 0.2"), reporter)
+    assert reporter.started.wait(DEADLINE_SECONDS)
+
+    assert pool.shutdown(timeout_seconds=DEADLINE_SECONDS) == []
+    assert reporter.results["quick"].status is RunStatus.SUCCEEDED
+
+
+def test_shutdown_leaves_no_pool_threads_behind(reporter: RecordingReporter) -> None:
+    pool = PoolExecutor(max_workers=2, clock=RealClock())
+    pool.submit(shell_run("a", "true"), reporter)
+    pool.submit(python_run("b", lambda: None), reporter)
+    reporter.result_of("a"), reporter.result_of("b")
+
+    assert pool.shutdown(timeout_seconds=1.0) == []
+
+    assert [t.name for t in threading.enumerate() if t.name.startswith("task-worker")] == []
+
+
+def test_run_still_queued_at_shutdown_is_released_without_starting(
+        reporter: RecordingReporter, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pidfile = tmp_path / "leader.pid"
+    pool = PoolExecutor(max_workers=1, clock=RealClock())
+    pool.submit(shell_run("long", f"echo $$ > {pidfile}; exec sleep 30"), reporter)
+    pool.submit(shell_run("queued", "true"), reporter)
+    read_pid(pidfile)
+
+    pool.shutdown(timeout_seconds=0.1)
+
+    assert [call for call in reporter.calls if call[1] == "queued"] == [("released", "queued")]
+    assert "task queued run 1 not started: the scheduler is stopping" in caplog.messages
+
+
+def test_run_submitted_after_shutdown_is_released_without_starting(
+        reporter: RecordingReporter, caplog: pytest.LogCaptureFixture) -> None:
+    pool = PoolExecutor(max_workers=1, clock=RealClock())
+    pool.shutdown(timeout_seconds=0)
+
+    pool.submit(shell_run("late", "true"), reporter)
+
+    assert reporter.calls == [("released", "late")]
+    assert caplog.messages == ["task late run 1 not started: the scheduler is stopping"]
