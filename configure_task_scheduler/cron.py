@@ -1,0 +1,254 @@
+"""Cron schedules: find each next fire time of a cron expression in a time zone.
+
+The loader turns a task's "cron" string into a `CronSchedule`; the engine asks it
+`next_after(previous planned time)`, a pure function that never reads the clock.
+This module owns time zones and the daylight-saving policy; the syntax and the
+calendar tables live in cron_fields.py, the plain-English `describe()` in cron_words.py.
+It never schedules, sleeps or logs.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from datetime import MAXYEAR, datetime, time, timedelta, timezone, tzinfo
+
+from .cron_fields import CronFields, parse_fields
+from .cron_words import describe_cron
+from .errors import ScheduleError
+
+SEARCH_YEARS = 50
+"""How many years ahead `next_after` looks before answering None (cronsim's bound)."""
+
+_UTC = timezone.utc
+_MINUTE = timedelta(minutes=1)
+
+
+class CronSchedule:
+    """A five-field cron expression read in one time zone.
+
+    Attributes:
+        expression: the expression as given.
+        timezone: the zone whose wall clock the fields describe.
+        is_reboot: True for "@reboot", which has no fire times (the engine runs it once at start).
+    """
+
+    __slots__ = ("expression", "timezone", "is_reboot", "_fields")
+
+    def __init__(self, expression: str, timezone: str | tzinfo | None = None) -> None:
+        """Parse `expression` and resolve `timezone`.
+
+        Args:
+            expression: "minute hour day-of-month month day-of-week", or a macro like "@daily".
+            timezone: an IANA zone name, a tzinfo, or None for this machine's zone.
+
+        Raises:
+            ScheduleError: one line naming the field and what is wrong with it,
+                or the unknown time zone.
+        """
+        self.expression = expression
+        self.is_reboot = expression.strip().lower() == "@reboot"
+        try:
+            self._fields = None if self.is_reboot else parse_fields(expression)
+        except ScheduleError as error:
+            raise ScheduleError(f'cron "{expression}": {error}') from None
+        self.timezone = resolve_timezone(timezone)
+
+    def __repr__(self) -> str:
+        return f"CronSchedule({self.expression!r}, {str(self.timezone)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CronSchedule) and \
+            (self.expression, str(self.timezone)) == (other.expression, str(other.timezone))
+
+    def __hash__(self) -> int:
+        return hash((self.expression, str(self.timezone)))
+
+    @property
+    def on_monotonic_clock(self) -> bool:
+        """Always False: cron times are wall-clock times (the engine's Schedule protocol)."""
+        return False
+
+    def next_after(self, when: datetime) -> datetime | None:
+        """Return the first fire time strictly after `when`.
+
+        Args:
+            when: an aware datetime, in any zone.
+
+        Returns:
+            An aware datetime in the schedule's zone, or None for "@reboot" or when
+            nothing matches within SEARCH_YEARS years (or before the year 9999 ends).
+
+        Raises:
+            ValueError: if `when` is naive.
+        """
+        if when.utcoffset() is None:
+            raise ValueError(f"next_after needs an aware datetime, got naive {when.isoformat()}")
+        if self._fields is None:
+            return None
+        try:
+            if self._fields.follows_wall_clock:
+                return _next_by_wall_clock(self._fields, when, self.timezone)
+            return _next_by_elapsed_time(self._fields, when, self.timezone)
+        except OverflowError:  # the search ran past datetime.max: there is no later time
+            return None
+
+    def describe(self) -> str:
+        """Return the schedule in plain English, e.g. "at 02:30 on Monday to Friday"."""
+        if self._fields is None:
+            return "once when the scheduler starts"
+        return describe_cron(self._fields.texts)
+
+
+def local_timezone() -> tzinfo:
+    """Return this machine's time zone, with its daylight-saving rules where they can be found.
+
+    Tries the TZ variable, then /etc/localtime (a symlink names the zone; a copied
+    file is read as is), then falls back to today's fixed UTC offset.
+
+    Returns:
+        A ZoneInfo when the zone can be identified, else a fixed-offset timezone.
+    """
+    key = os.environ.get("TZ", "").removeprefix(":")
+    if not key and os.path.islink("/etc/localtime"):
+        key = os.path.realpath("/etc/localtime")
+    try:  # "/usr/share/zoneinfo/Europe/Berlin" -> "Europe/Berlin"
+        return zoneinfo.ZoneInfo(key.partition("zoneinfo/")[2] or key)
+    except (KeyError, ValueError, OSError):  # unset, a POSIX rule like "CET-1CEST", or unknown
+        pass
+    if not os.environ.get("TZ") and os.path.isfile("/etc/localtime"):
+        try:
+            with open("/etc/localtime", "rb") as file:
+                return zoneinfo.ZoneInfo.from_file(file)
+        except (OSError, ValueError):
+            pass
+    fallback = datetime.now().astimezone().tzinfo
+    assert fallback is not None  # astimezone() on a naive datetime always attaches one
+    return fallback
+
+
+def resolve_timezone(timezone: str | tzinfo | None) -> tzinfo:
+    """Turn a config's time zone into a tzinfo.
+
+    Args:
+        timezone: an IANA name ("Europe/Berlin"), a tzinfo (returned as is), or None.
+
+    Returns:
+        The zone; None gives `local_timezone()`.
+
+    Raises:
+        ScheduleError: 'timezone: unknown time zone "Mars/Base"', with a hint when
+            this system has no time zone database at all.
+    """
+    if timezone is None:
+        return local_timezone()
+    if isinstance(timezone, tzinfo):
+        return timezone
+    try:
+        return zoneinfo.ZoneInfo(timezone)
+    except (KeyError, ValueError, OSError):
+        missing = not zoneinfo.available_timezones()
+        hint = " (this system has no time zone database: install the tzdata package)"
+        raise ScheduleError(f'timezone: unknown time zone "{timezone}"' + hint * missing) from None
+
+
+# --- Searching: wall-clock and elapsed-time rules -----------------------------------------
+
+
+def _next_by_wall_clock(fields: CronFields, when: datetime, zone: tzinfo) -> datetime | None:
+    """Debian's rule for fixed times: a skipped time fires at the end of the gap,
+    a repeated time fires at its first occurrence only."""
+    local = when.astimezone(zone)
+    wall = _naive(local) + _MINUTE
+    last_year = min(local.year + SEARCH_YEARS, MAXYEAR)
+    when_utc = when.astimezone(_UTC)
+    while (target := fields.next_wall(wall, last_year)) is not None:
+        instant, fire = _first_real_instant(target, zone)
+        # The first occurrence of a repeated time can precede `when` (when is in the
+        # second pass of that hour): that run has happened, so keep looking.
+        if instant > when_utc:
+            return fire
+        wall = target + _MINUTE
+    return None
+
+
+def _first_real_instant(wall: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
+    """Return when naive `wall` fires in `zone` (fold=0 if it repeats, the gap's end if skipped),
+    as a UTC instant and as local time."""
+    aware = datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute, tzinfo=zone)
+    instant = aware.astimezone(_UTC)
+    local = instant.astimezone(zone)
+    if local.minute == wall.minute and local.hour == wall.hour and local.day == wall.day:
+        return instant, local
+    # In a gap, fold=1 reads `wall` with the offset after the jump, landing just before it.
+    before_gap = datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute,
+                          tzinfo=zone, fold=1).astimezone(_UTC)
+    instant = _offset_change(before_gap, instant, zone)
+    return instant, instant.astimezone(zone)
+
+
+def _next_by_elapsed_time(fields: CronFields, when: datetime, zone: tzinfo) -> datetime | None:
+    """Match each real instant's wall time: repeated times fire twice, skipped ones never."""
+    local = when.astimezone(zone)
+    instant = when.astimezone(_UTC) + (_MINUTE - timedelta(
+        seconds=local.second, microseconds=local.microsecond))
+    last_year = min(local.year + SEARCH_YEARS, MAXYEAR)
+    while True:
+        local = instant.astimezone(zone)
+        if local.second:  # offsets with seconds (local mean time, before ~1900)
+            instant += timedelta(seconds=60 - local.second)
+            continue
+        wall = _naive(local)
+        target = fields.next_wall(wall, last_year)
+        if target is None:
+            return None
+        if target == wall:
+            return local
+        instant, fire = _step_toward(fields, instant, local, target)
+        if fire is not None:
+            return fire
+
+
+def _step_toward(fields: CronFields, instant: datetime, local: datetime,
+                 target: datetime) -> tuple[datetime, datetime | None]:
+    """Move from `instant` (at wall time `local`) toward wall time `target` in real time.
+
+    Returns the next UTC instant worth examining, plus its local time if it is the
+    target itself. Never passes an instant whose wall time could match: within a
+    matching day it stops at any offset change (a repeated hour brings back earlier
+    wall times); across days that cannot match it jumps by calendar.
+    """
+    zone, today = local.tzinfo, local.date()
+    stop = target
+    if target.date() != today:
+        if not fields.matches_date(today):
+            first = datetime(target.year, target.month, target.day, tzinfo=zone).astimezone(_UTC)
+            # max(): a clock set back across midnight must not send the search backwards.
+            return max(first, instant + _MINUTE), None
+        stop = datetime.combine(today + timedelta(days=1), time())
+    landed = instant + (stop - _naive(local))
+    landed_local = landed.astimezone(zone)
+    if landed_local.utcoffset() != local.utcoffset():
+        return _offset_change(instant, landed, zone), None
+    return landed, landed_local if stop is target else None
+
+
+def _naive(local: datetime) -> datetime:
+    """Return the wall time of `local` to the minute, without zone (faster than replace())."""
+    return datetime(local.year, local.month, local.day, local.hour, local.minute)
+
+
+def _offset_change(start: datetime, end: datetime, zone: tzinfo | None) -> datetime:
+    """Return the first second in (start, end] whose UTC offset differs from start's.
+
+    The offset at `end` must differ; bisection finds the transition in ~17 steps a day.
+    """
+    before = start.astimezone(zone).utcoffset()
+    low, high = 0, int((end - start).total_seconds())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (start + timedelta(seconds=middle)).astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return start + timedelta(seconds=high)
