@@ -15,19 +15,21 @@ Importing this package configures no logging and starts no threads.
 import logging
 
 from .clock import Clock, FakeClock, RealClock
-from .engine import Engine, EventKind, RunEvent, TaskSnapshot, TaskState
+from .cron import CronSchedule
+from .engine import Engine
 from .errors import ConfigError, Problem, ScheduleError
 from .executor import Executor, PoolExecutor, RunReporter
 from .loader import LoadedConfig, SchedulerSettings, load_config
 from .registry import Registry
-from .schedules import IntervalSchedule
-from .task import Run, RunResult, RunStatus, Task, TaskType
+from .schedules import IntervalSchedule, OneShotSchedule
+from .task import (EventKind, Run, RunEvent, RunResult, RunStatus, Task, TaskSnapshot,
+                   TaskState, TaskType)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Clock", "ConfigError", "Engine", "EventKind", "Executor", "FakeClock", "IntervalSchedule",
-    "LoadedConfig", "PoolExecutor", "Problem", "RealClock", "Registry", "Run", "RunEvent",
+    "Clock", "ConfigError", "CronSchedule", "Engine", "EventKind", "Executor", "FakeClock", "IntervalSchedule",
+    "LoadedConfig", "OneShotSchedule", "PoolExecutor", "Problem", "RealClock", "Registry", "Run", "RunEvent",
     "RunReporter", "RunResult", "RunStatus", "ScheduleError", "SchedulerSettings", "Task",
     "TaskSnapshot", "TaskState", "TaskType", "load_config", "__version__",
 ]

@@ -18,21 +18,22 @@ the seam for history, dashboards and anything else that watches runs.
 
 from __future__ import annotations
 
-import enum
 import logging
+import random
 import sched
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import MappingProxyType
 
+from . import planning
 from .clock import Clock, RealClock
 from .executor import Executor
+from .planning import Now, Slot
 from .registry import Registry
-from .schedules import IntervalSchedule
-from .task import Run, RunResult, RunStatus, Task
+from .task import (EventKind, Listener, Run, RunEvent, RunResult, RunStatus, Task,
+                   TaskSnapshot, TaskState)
 
 logger = logging.getLogger(__name__)
 
@@ -40,63 +41,9 @@ logger = logging.getLogger(__name__)
 # every minute too): a bounded wait is what lets it notice a stopped flag or a
 # clock that jumped, whatever the clock implementation does.
 MAX_WAIT_SECONDS = 60.0
-
-
-class EventKind(str, enum.Enum):
-    """What happened to a run."""
-
-    RUN_STARTED = "run_started"
-    RUN_FINISHED = "run_finished"
-    RUN_SKIPPED = "run_skipped"
-
-
-@dataclass(frozen=True, slots=True)
-class RunEvent:
-    """One thing that happened to a run, as listeners receive it.
-
-    Attributes:
-        kind: started, finished or skipped.
-        run: the run it concerns.
-        result: the result, for run_finished only.
-        reason: why the run was skipped, for run_skipped only.
-    """
-
-    kind: EventKind
-    run: Run
-    result: RunResult | None = None
-    reason: str = ""
-
-
-Listener = Callable[[RunEvent], None]
-
-
-class TaskState(str, enum.Enum):
-    """Where a task is in its life, as a snapshot reports it."""
-
-    DISABLED = "disabled"
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-
-
-@dataclass(frozen=True, slots=True)
-class TaskSnapshot:
-    """A consistent, read-only view of one task at one moment.
-
-    Attributes:
-        task: the task's current definition.
-        state: disabled, scheduled (waiting for its next run) or running.
-        next_run_at: when the next run is planned (wall clock), or None.
-        running: how many of its runs are in flight.
-        last_result: the result of its latest finished run, or None.
-        counts: how many runs ended in each final status (skipped included).
-    """
-
-    task: Task
-    state: TaskState
-    next_run_at: datetime | None
-    running: int
-    last_result: RunResult | None
-    counts: Mapping[RunStatus, int]
+# How far the wall clock may drift from the monotonic clock between two
+# loop passes before it counts as a jump (NTP slews far slower than this).
+CLOCK_JUMP_SECONDS = 2.0
 
 
 @dataclass(slots=True)
@@ -105,9 +52,7 @@ class _Plan:
 
     task: Task
     generation: int = 0
-    anchor: float = 0.0
-    index: int = 0
-    planned: float | None = None
+    slot: Slot | None = None
     runs_so_far: int = 0
     in_flight: dict[int, datetime] = field(default_factory=dict)
     last_result: RunResult | None = None
@@ -121,12 +66,16 @@ class Engine:
         registry: the tasks to run; the engine adds to it and removes from it.
         executor: what runs the code (see `executor.Executor`).
         clock: the time source; a `FakeClock` makes the engine a simulator.
+        random: returns floats in [0, 1) for jitter; inject one to make it repeatable.
     """
 
-    def __init__(self, registry: Registry, executor: Executor, clock: Clock | None = None) -> None:
+    def __init__(self, registry: Registry, executor: Executor, clock: Clock | None = None,
+                 random: planning.Random = random.random) -> None:
         self._registry = registry
         self._executor = executor
         self._clock = clock or RealClock()
+        self._random = random
+        self._last_reading: Now | None = None
         self._queue = sched.scheduler(self._clock.monotonic, self._clock.sleep)
         self._lock = threading.RLock()
         self._plans: dict[str, _Plan] = {}
@@ -143,23 +92,26 @@ class Engine:
             duration_seconds: return after this long instead (for demos, tests
                 and simulation); runs due at the very end still start.
         """
-        start = self._clock.monotonic()
-        end = None if duration_seconds is None else start + duration_seconds
+        start = self._now()
+        end = None if duration_seconds is None else start.monotonic + duration_seconds
         with self._lock:
-            self._running, self._stop_requested = True, False
+            self._running = True
+            self._last_reading = start
             for task in self._registry.tasks():
                 if task.task_id not in self._plans:  # a second run() resumes the plans
                     self._plan_first_run(task, start)
-        logger.info("scheduler started with %d tasks (%d enabled)",
-                    len(self._registry), sum(t.enabled for t in self._registry.tasks()))
+        tasks = self._registry.tasks()
+        logger.info("scheduler started with %d task%s (%d enabled)", len(tasks),
+                    "" if len(tasks) == 1 else "s", sum(task.enabled for task in tasks))
         try:
             self._loop(end)
         finally:
-            with self._lock:
-                self._running = False
+            with self._lock:  # a stop() that came before run() still counts, once
+                self._running, self._stop_requested = False, False
 
     def _loop(self, end: float | None) -> None:
         while not self._stop_requested:
+            self._notice_clock_jump()
             delay = self._queue.run(blocking=False)  # runs every due event
             now = self._clock.monotonic()
             if end is not None and now >= end:
@@ -198,7 +150,7 @@ class Engine:
         with self._lock:
             self._registry.put(task)
             if self._running or task.task_id in self._plans:
-                self._plan_first_run(task, self._clock.monotonic())
+                self._plan_first_run(task, self._now())
         self._clock.wake()
 
     def remove(self, task_id: str) -> Task | None:
@@ -217,12 +169,11 @@ class Engine:
     def snapshot(self) -> list[TaskSnapshot]:
         """Return a consistent view of every task, in registry order."""
         with self._lock:
-            wall, now = self._clock.wall(), self._clock.monotonic()
-            return [self._snapshot(task, wall, now) for task in self._registry.tasks()]
+            return [self._snapshot(task) for task in self._registry.tasks()]
 
     # -- planning ----------------------------------------------------------------
 
-    def _plan_first_run(self, task: Task, now: float) -> None:
+    def _plan_first_run(self, task: Task, now: Now) -> None:
         previous = self._plans.get(task.task_id)
         plan = _Plan(task)
         if previous is not None:  # a replaced task keeps its history and runs in flight
@@ -230,31 +181,51 @@ class Engine:
             plan.runs_so_far, plan.counts = previous.runs_so_far, previous.counts
             plan.in_flight, plan.last_result = previous.in_flight, previous.last_result
         self._plans[task.task_id] = plan
-        if not task.enabled:
+        if task.enabled:
+            self._enqueue(plan, planning.first_slot(task, now, self._random), now)
+
+    def _plan_next_run(self, plan: _Plan, now: Now) -> None:
+        assert plan.slot is not None
+        slot = planning.next_slot(plan.task, plan.slot, now, self._random)
+        if slot is not None and slot.missed:
+            missed = "some missed runs" if slot.missed < 0 else \
+                f"{slot.missed} missed run{'s' if slot.missed > 1 else ''}"
+            logger.warning("task %s is %.3fs behind: %s coalesced into this one",
+                           plan.task.task_id, _lateness(plan.task, plan.slot, now), missed)
+        self._enqueue(plan, slot, now)
+
+    def _enqueue(self, plan: _Plan, slot: Slot | None, now: Now) -> None:
+        plan.slot = slot
+        if slot is None:
+            logger.info("task %s has no runs ahead", plan.task.task_id)
             return
-        plan.anchor, plan.index = now, (0 if task.run_on_start else 1)
-        self._enqueue(plan)
-        logger.debug("task %s planned: %s, first run in %.3fs", task.task_id,
-                     task.schedule.describe(), (plan.planned or now) - now)
-
-    def _enqueue(self, plan: _Plan) -> None:
-        schedule = plan.task.schedule
-        assert isinstance(schedule, IntervalSchedule)
-        plan.planned = schedule.planned_time(plan.anchor, plan.index)
-        self._queue.enterabs(plan.planned, 0, self._on_due,
+        self._queue.enterabs(slot.monotonic, 0, self._on_due,
                              (plan.task.task_id, plan.generation))
+        if logger.isEnabledFor(logging.DEBUG):  # the teaching view of the queue
+            logger.debug("task %s next run at %s, in %.3fs", plan.task.task_id,
+                         slot.wall.isoformat(sep=" ", timespec="milliseconds"),
+                         slot.monotonic - now.monotonic)
 
-    def _plan_next_run(self, plan: _Plan, now: float) -> None:
-        schedule = plan.task.schedule
-        assert isinstance(schedule, IntervalSchedule)
-        following = schedule.next_index(plan.anchor, plan.index, now)
-        missed = following - plan.index - 1
-        if missed:
-            logger.warning("task %s is %.3fs behind: %d missed run%s coalesced into this one",
-                           plan.task.task_id, now - (plan.planned or now), missed,
-                           "" if missed == 1 else "s")
-        plan.index = following
-        self._enqueue(plan)
+    def _notice_clock_jump(self) -> None:
+        """Re-plan calendar tasks if the wall clock moved apart from the monotonic one.
+
+        That happens when the clock is stepped (NTP, by hand) or the machine was
+        suspended (Linux's monotonic clock stops during suspend).
+        """
+        now, last = self._now(), self._last_reading
+        self._last_reading = now
+        if last is None:
+            return
+        skew = (now.wall - last.wall).total_seconds() - (now.monotonic - last.monotonic)
+        if abs(skew) < CLOCK_JUMP_SECONDS:
+            return
+        logger.warning("the wall clock jumped %s by %.1fs (clock change or suspend); "
+                       "re-planning calendar tasks", "forward" if skew > 0 else "back", abs(skew))
+        with self._lock:
+            for plan in self._plans.values():
+                if plan.slot is not None and not plan.task.schedule.on_monotonic_clock:
+                    plan.generation += 1
+                    self._enqueue(plan, planning.moved_slot(plan.slot, now), now)
 
     # -- a run is due ------------------------------------------------------------
 
@@ -279,11 +250,10 @@ class Engine:
             logger.exception("engine error while handling task %s; the scheduler goes on", task_id)
 
     def _take_due_run(self, plan: _Plan) -> Run:
-        now = self._clock.monotonic()
-        planned = plan.planned if plan.planned is not None else now
+        assert plan.slot is not None
         plan.runs_so_far += 1
-        run = Run(plan.task, plan.runs_so_far, self._wall_at(planned, now), planned)
-        self._plan_next_run(plan, now)
+        run = Run(plan.task, plan.runs_so_far, plan.slot.wall, plan.slot.monotonic)
+        self._plan_next_run(plan, self._now())
         return run
 
     def _admit(self, plan: _Plan, run: Run) -> str:
@@ -352,19 +322,32 @@ class Engine:
                 logger.exception("listener %r failed on %s of task %s; ignored",
                                  listener, event.kind.value, event.run.task.task_id)
 
-    def _wall_at(self, monotonic_time: float, now: float) -> datetime:
-        return self._clock.wall() + timedelta(seconds=monotonic_time - now)
+    def _now(self) -> Now:
+        return Now(self._clock.monotonic(), self._clock.wall())
 
-    def _snapshot(self, task: Task, wall: datetime, now: float) -> TaskSnapshot:
-        plan = self._plans.get(task.task_id) or _Plan(task)
-        next_run_at = None
-        if plan.planned is not None and task.enabled and self._running:
-            next_run_at = wall + timedelta(seconds=plan.planned - now)
-        state = TaskState.RUNNING if plan.in_flight else TaskState.SCHEDULED
-        if not task.enabled:
-            state = TaskState.DISABLED
-        return TaskSnapshot(task, state, next_run_at, len(plan.in_flight),
+    def _snapshot(self, task: Task) -> TaskSnapshot:
+        plan = self._plans.get(task.task_id)
+        if plan is None:  # not planned yet: the engine has not started
+            state = TaskState.SCHEDULED if task.enabled else TaskState.DISABLED
+            return TaskSnapshot(task, state, None, 0, None, MappingProxyType({}))
+        next_run_at = plan.slot.wall if plan.slot is not None and self._running else None
+        return TaskSnapshot(task, _state_of(plan), next_run_at, len(plan.in_flight),
                             plan.last_result, MappingProxyType(dict(plan.counts)))
+
+
+def _lateness(task: Task, slot: Slot, now: Now) -> float:
+    """Seconds since the slot was due, on the clock the task is planned on."""
+    if task.schedule.on_monotonic_clock:
+        return now.monotonic - slot.monotonic
+    return (now.wall - slot.wall).total_seconds()
+
+
+def _state_of(plan: _Plan) -> TaskState:
+    if not plan.task.enabled:
+        return TaskState.DISABLED
+    if plan.in_flight:
+        return TaskState.RUNNING
+    return TaskState.SCHEDULED if plan.slot is not None else TaskState.FINISHED
 
 
 def _log_result(result: RunResult) -> None:

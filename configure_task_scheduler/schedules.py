@@ -1,44 +1,100 @@
-"""Schedules: when a task runs, as pure arithmetic on times.
+"""Schedules: when a task runs, as pure functions of time.
 
-A schedule never reads a clock and never sleeps: the engine asks it "given
-the previous plan and the time now, when is the next run?" and gets a number
-back. That makes every rule here testable with plain numbers.
+A schedule never reads a clock and never sleeps. Every kind answers the same
+question, `next_after(instant)`: the first run strictly after an aware
+datetime, or None when there is none. The engine turns those wall-clock
+answers into delays on its monotonic queue.
 
-`IntervalSchedule` runs on a fixed-rate grid `anchor + n * interval` on the
-monotonic clock; computing each time from the grid, instead of adding the
-interval to the previous run, keeps float rounding from drifting over weeks.
+One kind is special: a plain `IntervalSchedule` (no `align`) runs on a
+fixed-rate grid `anchor + n * interval` on the monotonic clock, so wall-clock
+changes never move it; computing each time from the grid, instead of adding
+the interval to the previous run, keeps float rounding from drifting.
+
+The kinds: `IntervalSchedule` (here), `CronSchedule` (in `cron`),
+`OneShotSchedule` (here).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Protocol
 
+from .cron import CronSchedule, resolve_timezone
 from .errors import ScheduleError
 
+_UTC = timezone.utc
 
-@dataclass(frozen=True, slots=True)
+
+class Schedule(Protocol):
+    """What the engine and the CLI need from a schedule."""
+
+    timezone: tzinfo
+
+    @property
+    def on_monotonic_clock(self) -> bool:
+        """True if runs are timed on the monotonic clock (plain intervals)."""
+
+    def next_after(self, when: datetime) -> datetime | None:
+        """Return the first run strictly after aware `when`, or None if there is none."""
+
+    def describe(self) -> str:
+        """Return the schedule in plain English."""
+
+
 class IntervalSchedule:
-    """Run every `seconds` seconds, timed on the monotonic clock.
+    """Run every `seconds` seconds.
 
     Args:
         seconds: the interval, > 0.
+        align: put runs on clock multiples of the interval in `timezone`
+            (300 -> :00, :05, ...; 3600 -> on the hour; 86400 -> midnight). The
+            interval must then divide a minute, an hour or a day.
+        timezone: an IANA name or tzinfo for `align` and for reported times;
+            None means the machine's local zone.
 
     Raises:
-        ScheduleError: if `seconds` is not a number > 0.
+        ScheduleError: the interval is not a finite number > 0, or cannot be aligned.
     """
 
-    seconds: float
+    __slots__ = ("seconds", "align", "timezone", "_aligned")
 
-    def __post_init__(self) -> None:
-        if isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float)):
-            raise ScheduleError(f"interval must be a number, found {self.seconds!r}")
-        if not (self.seconds > 0 and math.isfinite(self.seconds)):
-            raise ScheduleError(f"interval must be a finite number > 0, found {self.seconds!r}")
+    def __init__(self, seconds: float, align: bool = False,
+                 timezone: str | tzinfo | None = None) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                or not (math.isfinite(seconds) and seconds > 0):
+            raise ScheduleError(f"interval must be a finite number > 0, found {seconds!r}")
+        self.seconds = seconds
+        self.align = align
+        self.timezone = resolve_timezone(timezone)
+        self._aligned = _aligned_schedule(seconds, self.timezone) if align else None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IntervalSchedule) and \
+            (self.seconds, self.align, str(self.timezone)) == \
+            (other.seconds, other.align, str(other.timezone))
+
+    def __hash__(self) -> int:
+        return hash((self.seconds, self.align, str(self.timezone)))
+
+    def __repr__(self) -> str:
+        return f"IntervalSchedule({self.seconds!r}, align={self.align}, timezone={self.timezone})"
+
+    @property
+    def on_monotonic_clock(self) -> bool:
+        return self._aligned is None
+
+    def next_after(self, when: datetime) -> datetime | None:
+        """Return the next run after `when`: one interval later, or the next aligned time."""
+        _require_aware(when)
+        if self._aligned is not None:
+            return self._aligned.next_after(when)
+        # In UTC: adding to a zoned datetime moves its wall clock, not real time.
+        return (when.astimezone(_UTC) + timedelta(seconds=self.seconds)).astimezone(self.timezone)
 
     def describe(self) -> str:
-        """Return the schedule in plain English: "every 10 seconds"."""
-        return f"every {describe_seconds(self.seconds)}"
+        """Return "every 10 seconds", or "every 5 minutes, on the clock" when aligned."""
+        return f"every {describe_seconds(self.seconds)}" + (", on the clock" if self.align else "")
 
     def planned_time(self, anchor: float, index: int) -> float:
         """Return the monotonic time of grid point `index` (the run at `anchor` is index 0)."""
@@ -58,6 +114,98 @@ class IntervalSchedule:
         return following
 
 
+class _EpochMultiples:
+    """Aligned sub-minute intervals: multiples of the interval since the epoch.
+
+    Every zone's offset is a whole number of minutes, so a multiple of 10 s
+    in UTC is also one in local time.
+    """
+
+    def __init__(self, seconds: float, timezone: tzinfo) -> None:
+        self.seconds, self.timezone = seconds, timezone
+
+    def next_after(self, when: datetime) -> datetime | None:
+        count = math.floor(when.timestamp() / self.seconds) + 1
+        return datetime.fromtimestamp(count * self.seconds, self.timezone)
+
+
+def _aligned_schedule(seconds: float, timezone: tzinfo) -> CronSchedule | _EpochMultiples:
+    """Express an aligned interval as cron (so it shares cron's daylight-saving rules)."""
+    if seconds < 60 and 60 % seconds == 0:
+        return _EpochMultiples(seconds, timezone)
+    if seconds % 60 == 0 and 3600 % seconds == 0:
+        return CronSchedule(f"*/{int(seconds // 60)} * * * *", timezone)
+    if seconds == 3600:  # "*" hour: cron's elapsed-time rule runs every real hour
+        return CronSchedule("0 * * * *", timezone)
+    if seconds % 3600 == 0 and 86400 % seconds == 0:
+        # A list of hours, not "*/N": fixed times, so a midnight skipped by
+        # daylight saving still runs (at the end of the gap), and a repeated one once.
+        hours = ",".join(str(hour) for hour in range(0, 24, int(seconds // 3600)))
+        return CronSchedule(f"0 {hours} * * *", timezone)
+    raise ScheduleError("align needs an interval that divides a minute, an hour or a day "
+                        f"(such as 10, 300, 3600 or 86400), found {seconds:g}")
+
+
+class OneShotSchedule:
+    """Run once, at `when`.
+
+    Args:
+        when: an ISO 8601 date-time ("2026-12-24T18:00:00", local to `timezone`
+            unless it has an offset) or a datetime.
+        timezone: an IANA name or tzinfo; None means the machine's local zone.
+
+    Raises:
+        ScheduleError: `when` is not an ISO 8601 date-time.
+    """
+
+    __slots__ = ("when", "timezone")
+
+    def __init__(self, when: str | datetime, timezone: str | tzinfo | None = None) -> None:
+        self.timezone = resolve_timezone(timezone)
+        self.when = _parse_instant(when, self.timezone)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OneShotSchedule) and self.when == other.when
+
+    def __hash__(self) -> int:
+        return hash(self.when)
+
+    def __repr__(self) -> str:
+        return f"OneShotSchedule({self.when.isoformat()!r})"
+
+    @property
+    def on_monotonic_clock(self) -> bool:
+        return False
+
+    def next_after(self, when: datetime) -> datetime | None:
+        """Return the one run if it is still ahead of `when`, else None."""
+        _require_aware(when)
+        # In UTC: two times in one zone compare by wall clock, ignoring `fold`.
+        return self.when if self.when > when.astimezone(_UTC) else None
+
+    def describe(self) -> str:
+        """Return "once at 2026-12-24 18:00:00+01:00"."""
+        return f"once at {self.when.isoformat(sep=' ')}"
+
+
+def _parse_instant(when: str | datetime, timezone: tzinfo) -> datetime:
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when)
+        except ValueError:
+            raise ScheduleError(f'expected an ISO 8601 date-time like "2026-12-24T18:00:00", '
+                                f'found "{when}"') from None
+    if when.tzinfo is None:  # local wall time; a skipped time moves past the gap
+        when = when.replace(tzinfo=timezone)
+    # Through UTC: astimezone() into the same zone would keep a skipped wall time as is.
+    return when.astimezone(_UTC).astimezone(timezone)
+
+
+def _require_aware(when: datetime) -> None:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("next_after needs an aware datetime (one with a tzinfo)")
+
+
 _UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 
 
@@ -68,3 +216,14 @@ def describe_seconds(seconds: float) -> str:
             count = int(seconds // size)
             return unit if count == 1 else f"{count} {unit}s"
     return f"{seconds:g} seconds"
+
+
+def upcoming_runs(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
+    """Return the next `count` runs after `after` (fewer if the schedule ends)."""
+    runs: list[datetime] = []
+    when: datetime | None = after
+    while len(runs) < count and when is not None:
+        when = schedule.next_after(when)
+        if when is not None:
+            runs.append(when)
+    return runs

@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
+
+from .schedules import Schedule
 
 
 class TaskType(str, enum.Enum):
@@ -30,13 +32,6 @@ class RunStatus(str, enum.Enum):
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
-
-
-class Schedule(Protocol):
-    """When a task runs. Implemented by the classes in `schedules`."""
-
-    def describe(self) -> str:
-        """Return the schedule in plain English, e.g. "every 10 seconds"."""
 
 
 EMPTY_KWARGS: Mapping[str, Any] = MappingProxyType({})
@@ -57,6 +52,8 @@ class Task:
         enabled: disabled tasks stay in the registry but are never scheduled.
         run_on_start: also run once as soon as the scheduler starts.
         timeout_seconds: a run taking longer is reported as timed out.
+        jitter_seconds: each run starts a random 0..jitter seconds after its
+            planned time (never reaching the next planned run).
         args, kwargs: arguments for a python callable.
         target: the imported python callable (None for shell tasks).
     """
@@ -70,6 +67,7 @@ class Task:
     enabled: bool = True
     run_on_start: bool = False
     timeout_seconds: float | None = None
+    jitter_seconds: float = 0.0
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=lambda: EMPTY_KWARGS)
     target: Callable[..., Any] | None = field(default=None, compare=False)
@@ -114,3 +112,62 @@ class RunResult:
     status: RunStatus
     exit_code: int | None = None
     error: str = ""
+
+
+class EventKind(str, enum.Enum):
+    """What happened to a run."""
+
+    RUN_STARTED = "run_started"
+    RUN_FINISHED = "run_finished"
+    RUN_SKIPPED = "run_skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """One thing that happened to a run, as listeners receive it.
+
+    Attributes:
+        kind: started, finished or skipped.
+        run: the run it concerns.
+        result: the result, for run_finished only.
+        reason: why the run was skipped, for run_skipped only.
+    """
+
+    kind: EventKind
+    run: Run
+    result: RunResult | None = None
+    reason: str = ""
+
+
+Listener = Callable[[RunEvent], None]
+
+
+class TaskState(str, enum.Enum):
+    """Where a task is in its life, as a snapshot reports it."""
+
+    DISABLED = "disabled"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSnapshot:
+    """A consistent, read-only view of one task at one moment.
+
+    Attributes:
+        task: the task's current definition.
+        state: disabled, scheduled (waiting for its next run), running, or
+            finished (no runs ahead, like a one-shot that has run).
+        next_run_at: when the next run is planned (wall clock), or None.
+        running: how many of its runs are in flight.
+        last_result: the result of its latest finished run, or None.
+        counts: how many runs ended in each final status (skipped included).
+    """
+
+    task: Task
+    state: TaskState
+    next_run_at: datetime | None
+    running: int
+    last_result: RunResult | None
+    counts: Mapping[RunStatus, int]

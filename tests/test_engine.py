@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from configure_task_scheduler.clock import FakeClock, RealClock
-from configure_task_scheduler.engine import Engine, EventKind, RunEvent, TaskState
+from configure_task_scheduler.engine import Engine
+from configure_task_scheduler.task import EventKind, RunEvent, Task, TaskState, TaskType
+from configure_task_scheduler.cron import CronSchedule
 from configure_task_scheduler.registry import Registry
 from configure_task_scheduler.task import Run, RunStatus
 
@@ -318,3 +320,118 @@ def test_concurrent_adds_and_removes_leave_a_consistent_engine(
     assert ids[0] == "hourly" and ids[-1] == "marker"
     assert len(ids) == len(set(ids))
     assert all(runs.count(task_id) >= 1 for task_id in ids[1:])
+
+
+# -- calendar tasks and a wall clock that jumps ---------------------------------
+
+
+def cron_task(task_id: str, expression: str, **fields: object) -> Task:
+    return Task(task_id=task_id, task_type=TaskType.SHELL, entry_point="true",
+                schedule=CronSchedule(expression, "UTC"), task_name=task_id,
+                **fields)  # type: ignore[arg-type]
+
+
+class WallTimes:
+    """Records (planned, actual) wall-clock start times as HH:MM, and can disturb the clock."""
+
+    def __init__(self, clock: FakeClock, on_run: int = 0,
+                 disturb: Callable[[], None] | None = None) -> None:
+        self.clock, self.on_run, self.disturb = clock, on_run, disturb
+        self.runs: list[tuple[str, str]] = []
+
+    def __call__(self, event: RunEvent) -> None:
+        if event.kind is not EventKind.RUN_STARTED:
+            return
+        self.runs.append((f"{event.run.planned_at:%d %H:%M}", f"{self.clock.wall():%d %H:%M}"))
+        if len(self.runs) == self.on_run and self.disturb is not None:
+            self.disturb()
+
+
+def test_cron_task_runs_on_its_wall_clock_minutes(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor, cron_task("quarterly", "*/15 * * * *"))
+    times = WallTimes(fake_clock)
+    engine.subscribe(times)
+
+    engine.run(duration_seconds=3600)
+
+    assert times.runs == [("01 00:15", "01 00:15"), ("01 00:30", "01 00:30"),
+                          ("01 00:45", "01 00:45"), ("01 01:00", "01 01:00")]
+
+
+def test_wall_clock_jump_forward_gives_one_coalesced_run_then_the_new_time(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor,
+        caplog: pytest.LogCaptureFixture) -> None:
+    engine = make_engine(fake_clock, recording_executor, cron_task("minutely", "* * * * *"))
+    times = WallTimes(fake_clock, on_run=2, disturb=lambda: fake_clock.jump_wall(3600))
+    engine.subscribe(times)
+    caplog.set_level(logging.WARNING)
+
+    engine.run(duration_seconds=240)
+
+    # Noticed within one loop pass (here the 60 s wait): the 00:03 run starts
+    # at 01:03, the 57 runs it missed are coalesced into it, then 01:04 on.
+    assert times.runs == [("01 00:01", "01 00:01"), ("01 00:02", "01 00:02"),
+                          ("01 00:03", "01 01:03"), ("01 01:04", "01 01:04")]
+    assert caplog.messages == [
+        "the wall clock jumped forward by 3600.0s (clock change or suspend); "
+        "re-planning calendar tasks",
+        "task minutely is 3600.000s behind: some missed runs coalesced into this one"]
+
+
+def test_wall_clock_jump_back_runs_nothing_twice(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor,
+        caplog: pytest.LogCaptureFixture) -> None:
+    engine = make_engine(fake_clock, recording_executor, cron_task("minutely", "* * * * *"))
+    times = WallTimes(fake_clock, on_run=2, disturb=lambda: fake_clock.jump_wall(-3600))
+    engine.subscribe(times)
+    caplog.set_level(logging.WARNING)
+
+    engine.run(duration_seconds=3600 + 240)
+
+    # The clock reads 23:02 again: the 00:03 run waits for 00:03, it does not
+    # rerun 23:03 .. 00:02, which already ran by the old reading.
+    assert times.runs == [("01 00:01", "01 00:01"), ("01 00:02", "01 00:02"),
+                          ("01 00:03", "01 00:03"), ("01 00:04", "01 00:04")]
+    assert caplog.messages == [
+        "the wall clock jumped back by 3600.0s (clock change or suspend); "
+        "re-planning calendar tasks"]
+
+
+def test_suspend_coalesces_calendar_runs_and_pauses_interval_tasks(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor,
+                         cron_task("hourly", "0 * * * *"), shell_task("every_10m", 600))
+    times = WallTimes(fake_clock, on_run=1, disturb=lambda: fake_clock.suspend(8 * 3600))
+    engine.subscribe(lambda event: times(event) if event.run.task.task_id == "hourly" else None)
+
+    engine.run(duration_seconds=2 * 3600)
+
+    # Suspended for 8 h right after the 01:00 run; noticed 60 s after resuming
+    # (09:01): the 02:00 run starts then, standing for the 7 missed ones.
+    assert times.runs == [("01 01:00", "01 01:00"), ("01 02:00", "01 09:01"),
+                          ("01 10:00", "01 10:00")]
+    # The monotonic clock stood still during the suspend: the interval task
+    # just continues its rhythm (12 runs in 2 h of monotonic time).
+    assert recording_executor.times_of("every_10m") == [600.0 * n for n in range(1, 13)]
+
+
+def test_reboot_task_runs_once_at_start_and_never_again(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor, cron_task("boot", "@reboot"))
+
+    engine.run(duration_seconds=86400)
+
+    assert recording_executor.times_of("boot") == [0.0]
+    assert engine.snapshot()[0].state is TaskState.FINISHED
+
+
+def test_jitter_delays_each_run_without_moving_the_grid(fake_clock: FakeClock) -> None:
+    executor = RecordingExecutor(fake_clock)
+    engine = Engine(Registry([shell_task("spread", 60, jitter_seconds=30)]), executor,
+                    fake_clock, random=iter([0.5, 0.0, 0.999, 0.1]).__next__)
+
+    engine.run(duration_seconds=240)
+
+    # Planned on the grid 60, 120, 180, 240; each start 0.5, 0, 0.999, 0.1 of 30 s later.
+    assert executor.times_of("spread") == pytest.approx([75.0, 120.0, 209.97])

@@ -1,0 +1,126 @@
+"""Planning: when is a task's next run? Pure functions of (previous slot, schedule, now).
+
+The engine's queue runs on the monotonic clock, but calendars speak wall
+clock. A `Slot` holds both readings of one planned run. Plain intervals are
+planned on the monotonic grid `anchor + n * interval`; every other schedule
+is planned in wall-clock time with `next_after` and converted into a
+monotonic delay. Nothing here reads a clock or keeps state, so every rule
+(coalescing, jitter, clock jumps) is tested with plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+
+from .schedules import IntervalSchedule
+from .task import Task
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """One reading of both clocks."""
+
+    monotonic: float
+    wall: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One planned run.
+
+    Attributes:
+        monotonic: when the engine's queue fires it (jitter included).
+        wall: the wall-clock time it stands for (jitter included).
+        base: the schedule's own time, before jitter: the next plan starts here.
+        anchor, index: the monotonic grid position, for plain intervals.
+        missed: how many earlier runs were coalesced into this one (-1: some,
+            uncounted, after a calendar task fell behind).
+    """
+
+    monotonic: float
+    wall: datetime
+    base: datetime
+    anchor: float = 0.0
+    index: int = 0
+    missed: int = 0
+
+
+Random = Callable[[], float]
+
+
+def first_slot(task: Task, now: Now, random: Random) -> Slot | None:
+    """Plan a task's first run, `now` being when the scheduler (or the task) starts."""
+    schedule = task.schedule
+    if task.run_on_start or getattr(schedule, "is_reboot", False):
+        return Slot(now.monotonic, now.wall, now.wall, anchor=now.monotonic, index=0)
+    if isinstance(schedule, IntervalSchedule) and schedule.on_monotonic_clock:
+        return _grid_slot(task, schedule, now.monotonic, 1, now, random)
+    following = schedule.next_after(now.wall)
+    return None if following is None else _wall_slot(task, following, now, random)
+
+
+def next_slot(task: Task, previous: Slot, now: Now, random: Random) -> Slot | None:
+    """Plan the run after `previous`, which is due `now`; runs already due are coalesced."""
+    schedule = task.schedule
+    if isinstance(schedule, IntervalSchedule) and schedule.on_monotonic_clock:
+        index = schedule.next_index(previous.anchor, previous.index, now.monotonic)
+        return _grid_slot(task, schedule, previous.anchor, index, now, random,
+                          missed=index - previous.index - 1)
+    following = schedule.next_after(previous.base)
+    if following is None or following > now.wall:
+        return None if following is None else _wall_slot(task, following, now, random)
+    # Behind (a busy machine, a clock jump, a suspend): skip to the first run
+    # after now without enumerating the ones in between.
+    following = schedule.next_after(now.wall)
+    return None if following is None else replace(
+        _wall_slot(task, following, now, random), missed=-1)
+
+
+def moved_slot(slot: Slot, now: Now) -> Slot:
+    """Re-time a wall-clock slot after the wall clock jumped: keep its wall time.
+
+    A slot whose wall time has passed becomes due at once (and the runs
+    after it are coalesced by `next_slot`); one still ahead waits for it, so
+    after a jump back nothing runs twice.
+    """
+    delay = max(_seconds_between(now.wall, slot.wall), 0.0)
+    return replace(slot, monotonic=now.monotonic + delay)
+
+
+def _grid_slot(task: Task, schedule: IntervalSchedule, anchor: float, index: int,
+               now: Now, random: Random, missed: int = 0) -> Slot:
+    planned = schedule.planned_time(anchor, index)
+    wall = now.wall + timedelta(seconds=planned - now.monotonic)
+    if not task.jitter_seconds:
+        return Slot(planned, wall, wall, anchor, index, missed)
+    jitter = _jitter(task.jitter_seconds, schedule.seconds, random)
+    return Slot(planned + jitter, wall + timedelta(seconds=jitter), wall, anchor, index, missed)
+
+
+def _wall_slot(task: Task, planned: datetime, now: Now, random: Random) -> Slot:
+    jitter = 0.0
+    if task.jitter_seconds:
+        after = task.schedule.next_after(planned)
+        gap = _seconds_between(planned, after) if after is not None else task.jitter_seconds
+        jitter = _jitter(task.jitter_seconds, gap, random)
+    delay = _seconds_between(now.wall, planned) + jitter
+    wall = (_utc(planned) + timedelta(seconds=jitter)).astimezone(planned.tzinfo)
+    return Slot(now.monotonic + delay, wall, planned)
+
+
+def _jitter(jitter_seconds: float, gap_seconds: float, random: Random) -> float:
+    """A random delay in [0, jitter), kept below the gap to the next run so runs never reorder."""
+    if not jitter_seconds:
+        return 0.0
+    return random() * min(jitter_seconds, gap_seconds)
+
+
+def _utc(when: datetime) -> datetime:
+    return when.astimezone(timezone.utc)
+
+
+def _seconds_between(earlier: datetime, later: datetime) -> float:
+    """Real seconds from `earlier` to `later`: within one zone, `-` measures the wall clock."""
+    return (_utc(later) - _utc(earlier)).total_seconds()
