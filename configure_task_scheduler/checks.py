@@ -58,10 +58,23 @@ def unknown_keys(mapping: dict[str, Any], known: Iterable[str], file: str,
     for key in mapping:
         if key in known or key.startswith("_"):
             continue
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f'did you mean "{close[0]}"?' if close else f"known keys: {', '.join(known)}"
+        close = closest_key(key, known)
+        hint = f'did you mean "{close}"?' if close else f"known keys: {', '.join(known)}"
         problems.append(Problem(file, where, json.dumps(key), f"unknown key, {hint}"))
     return problems
+
+
+def closest_key(key: str, known: list[str]) -> str | None:
+    """Return the known key the user most likely meant, or None.
+
+    A key that is the start of exactly one known key wins ("timeout" ->
+    "timeout_seconds"); otherwise the closest spelling, if close enough.
+    """
+    extended = [name for name in known if name.startswith(key)]
+    if len(extended) == 1:
+        return extended[0]
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 class FieldReader:

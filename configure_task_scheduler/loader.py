@@ -17,16 +17,20 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from . import checks
 from .checks import FieldReader
 from .errors import ConfigError, Problem, ScheduleError
-from .schedules import IntervalSchedule
-from .task import EMPTY_KWARGS, Schedule, Task, TaskType
+from .cron import CronSchedule, resolve_timezone
+from .schedules import IntervalSchedule, OneShotSchedule, Schedule
+from .task import EMPTY_KWARGS, Task, TaskType
 
-SCHEDULE_FIELDS = ("interval_seconds",)
+SCHEDULE_FIELDS = ("interval_seconds", "cron", "at")
+COMPACT_FIELDS = ("name", "command", "schedule")
 
 TASK_FIELDS: dict[str, str] = {
     "task_id": "unique id: 1-64 letters, digits, _ - or .",
@@ -38,6 +42,12 @@ TASK_FIELDS: dict[str, str] = {
     "args": "positional arguments for a python callable (a list)",
     "kwargs": "keyword arguments for a python callable (an object)",
     "interval_seconds": "run every N seconds (a number > 0)",
+    "align": "with interval_seconds: run on clock multiples of the interval (default false)",
+    "cron": 'a 5-field cron expression or macro: "0 2 * * 1-5", "@daily"',
+    "at": 'run once at this ISO 8601 date-time: "2026-12-24T18:00:00"',
+    "timezone": 'IANA time zone for cron, at and align: "Europe/Berlin" (default: '
+                "scheduler.timezone, else the machine's zone)",
+    "jitter_seconds": "start each run a random 0..N seconds late (default 0)",
     "run_on_start": "also run once as soon as the scheduler starts (default false)",
     "timeout_seconds": "a run taking longer is timed out (a number > 0)",
 }
@@ -45,6 +55,7 @@ TASK_FIELDS: dict[str, str] = {
 SCHEDULER_FIELDS: dict[str, str] = {
     "max_workers": "how many runs may execute at once (default 4)",
     "shutdown_timeout_seconds": "how long a shutdown waits for runs in flight (default 10)",
+    "timezone": "default IANA time zone of the tasks (default: the machine's zone)",
 }
 
 TOP_LEVEL_FIELDS = ("scheduler", "defaults", "tasks", "$schema")
@@ -56,6 +67,7 @@ class SchedulerSettings:
 
     max_workers: int = 4
     shutdown_timeout_seconds: float = 10.0
+    timezone: tzinfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +204,7 @@ def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Prob
         max_workers=reader.read("max_workers", checks.integer_at_least(1), 4),
         shutdown_timeout_seconds=reader.read(
             "shutdown_timeout_seconds", checks.number_at_least(0), 10.0),
+        timezone=_read_timezone(reader, None),
     )
     return settings, reader.problems
 
@@ -207,14 +220,16 @@ def _read_defaults(section: Any, file: str) -> tuple[dict[str, Any], list[Proble
 def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConfig) -> None:
     first_position: dict[str, int] = {}
     for position, entry in enumerate(entries, start=1):
-        task, problems = read_task(entry, position, config.path, defaults)
+        task, problems = read_task(entry, position, config.path, defaults,
+                                   config.settings.timezone)
         task_id = _well_formed_id(entry)
         # An id is taken by its first entry even if that task is invalid: fixing
         # the first one must not turn up a duplicate the user was not told about.
         if task_id is not None and task_id in first_position:
             where = checks.task_place(position, task_id)
             message = f"duplicate of task #{first_position[task_id]}; this task is skipped"
-            problems.append(Problem(config.path, where, "task_id", message))
+            field = "task_id" if "task_id" in entry else "name"  # the compact form's id
+            problems.append(Problem(config.path, where, field, message))
             task = None
         elif task_id is not None:
             first_position[task_id] = position
@@ -224,37 +239,63 @@ def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConf
 
 
 def _well_formed_id(entry: Any) -> str | None:
-    task_id = entry.get("task_id") if isinstance(entry, dict) else None
+    if not isinstance(entry, dict):
+        return None
+    task_id = entry.get("task_id", entry.get("name"))  # "name": the compact form's id
     return task_id if checks.TASK_ID(task_id) is None else None
 
 
-def read_task(entry: Any, position: int, file: str,
-              defaults: dict[str, Any] | None = None) -> tuple[Task | None, list[Problem]]:
-    """Validate one task entry.
+def read_task(entry: Any, position: int, file: str, defaults: dict[str, Any] | None = None,
+              timezone: tzinfo | None = None) -> tuple[Task | None, list[Problem]]:
+    """Validate one task entry (full form, or the compact name/command/schedule form).
 
     Args:
         entry: the task's object from the config (or built by the API).
         position: its 1-based position, used in problems.
         file: the file name used in problems.
         defaults: values for fields the entry does not set.
+        timezone: the zone of a task that sets none (None: the machine's zone).
 
     Returns:
         The task, or None with the problems that made it invalid.
     """
+    if isinstance(entry, dict) and any(key in entry for key in COMPACT_FIELDS):
+        return _read_compact_task(entry, position, file, timezone)
     raw_id = entry.get("task_id") if isinstance(entry, dict) else None
     reader = FieldReader(entry, file, checks.task_place(position, raw_id), TASK_FIELDS,
                          defaults or {})
     if not reader.ok:
         return None, reader.problems
-    task = _build_task(reader)
+    task = _build_task(reader, timezone)
     return (task if not reader.problems else None), reader.problems
 
 
-def _build_task(reader: FieldReader) -> Task | None:
+def _read_compact_task(entry: dict[str, Any], position: int, file: str,
+                       timezone: tzinfo | None) -> tuple[Task | None, list[Problem]]:
+    """Read `{"name": ..., "command": ..., "schedule": "<cron>"}`: a shell task."""
+    place = checks.task_place(position, entry.get("name", entry.get("task_id")))
+    reader = FieldReader(entry, file, place, COMPACT_FIELDS)
+    full_keys = [key for key in entry if key in TASK_FIELDS]
+    if full_keys:
+        reader.problems = [Problem(file, reader.where, "", (
+            "mixes the compact form (name, command, schedule) with full task fields "
+            f"({', '.join(full_keys)}); use one form"))]
+        return None, reader.problems
+    task_id = reader.read("name", checks.TASK_ID)
+    command = reader.read("command", checks.SHELL_COMMAND)
+    expression = reader.read("schedule", checks.STRING)
+    schedule = _make_schedule(reader, "schedule", CronSchedule, expression, timezone)
+    if reader.problems or schedule is None:
+        return None, reader.problems
+    entry_point = tuple(command) if isinstance(command, list) else command
+    return Task(task_id, TaskType.SHELL, entry_point, schedule, task_name=task_id), []
+
+
+def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None:
     task_id = reader.read("task_id", checks.TASK_ID)
     task_type = reader.read("task_type", checks.one_of("python", "shell"))
     entry_point = _read_entry_point(reader, task_type)
-    schedule = _read_schedule(reader)
+    schedule = _read_schedule(reader, _read_timezone(reader, default_zone))
     task = Task(
         task_id=task_id or "", task_type=TaskType(task_type or "shell"),
         entry_point=entry_point or "", schedule=schedule or IntervalSchedule(1),
@@ -263,6 +304,7 @@ def _build_task(reader: FieldReader) -> Task | None:
         enabled=reader.read("enabled", checks.BOOLEAN, True),
         run_on_start=reader.read("run_on_start", checks.BOOLEAN, False),
         timeout_seconds=reader.read("timeout_seconds", checks.POSITIVE_OR_NULL, None),
+        jitter_seconds=reader.read("jitter_seconds", checks.number_at_least(0), 0.0),
         **_read_arguments(reader, task_type),
     )
     if task_type == "python" and entry_point:
@@ -289,24 +331,52 @@ def _read_arguments(reader: FieldReader, task_type: str | None) -> dict[str, Any
         return {}
     args = reader.read("args", checks.LIST, [])
     kwargs = reader.read("kwargs", checks.OBJECT, None)
-    return {"args": tuple(args or ()), "kwargs": kwargs or EMPTY_KWARGS}
+    return {"args": tuple(args or ()),
+            "kwargs": MappingProxyType(dict(kwargs)) if kwargs else EMPTY_KWARGS}
 
 
-def _read_schedule(reader: FieldReader) -> Schedule | None:
+def _read_schedule(reader: FieldReader, zone: tzinfo | None) -> Schedule | None:
     present = [name for name in SCHEDULE_FIELDS if name in reader.values]
-    if not present:
-        reader.problem("", f"no schedule: expected one of {', '.join(SCHEDULE_FIELDS)}")
+    if "align" in reader.values and present != ["interval_seconds"]:
+        reader.problem("align", "only an interval_seconds schedule can be aligned")
+    if len(present) != 1:
+        found = f"found {', '.join(present)}" if present else "found none"
+        reader.problem("", f"expected exactly one schedule ({', '.join(SCHEDULE_FIELDS)}), "
+                       f"{found}")
         return None
-    if len(present) > 1:
-        reader.problem(", ".join(present), "expected exactly one schedule, found "
-                       f"{len(present)}")
+    kind = present[0]
+    if kind == "interval_seconds":
+        seconds = reader.read("interval_seconds", checks.POSITIVE_NUMBER)
+        align = reader.read("align", checks.BOOLEAN, False)
+        return _make_schedule(reader, "align", IntervalSchedule, seconds, align, zone)
+    maker = CronSchedule if kind == "cron" else OneShotSchedule
+    return _make_schedule(reader, kind, maker, reader.read(kind, checks.STRING), zone)
+
+
+def _make_schedule(reader: FieldReader, field: str, maker: Callable[..., Schedule],
+                   first: Any, *more: Any) -> Schedule | None:
+    """Build a schedule from values already checked; its own complaint names `field`."""
+    if first is None:
         return None
-    seconds = reader.read("interval_seconds", checks.POSITIVE_NUMBER)
     try:
-        return IntervalSchedule(seconds) if seconds is not None else None
+        return maker(first, *more)
     except ScheduleError as error:
-        reader.problem("interval_seconds", str(error))
+        message = str(error)
+        # Messages that already name their field ('cron "0 25 * * *": hour: ...',
+        # 'align needs ...') are not prefixed with it a second time.
+        reader.problem("" if message.startswith(("cron ", f"{field} ")) else field, message)
         return None
+
+
+def _read_timezone(reader: FieldReader, default: tzinfo | None) -> tzinfo | None:
+    name = reader.read("timezone", checks.STRING, None)
+    if name is None:
+        return default
+    try:
+        return resolve_timezone(name)
+    except ScheduleError as error:
+        reader.problem("timezone", str(error).removeprefix("timezone: "))
+        return default
 
 
 def _resolve_target(reader: FieldReader, task: Task) -> Task:

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from configure_task_scheduler import examples
+from configure_task_scheduler.cron import CronSchedule
 from configure_task_scheduler.errors import ConfigError
 from configure_task_scheduler.loader import LoadedConfig, SchedulerSettings, load_config
-from configure_task_scheduler.schedules import IntervalSchedule
+from configure_task_scheduler.schedules import IntervalSchedule, OneShotSchedule
 from configure_task_scheduler.task import Task, TaskType
 
 WriteConfig = Callable[..., Path]
@@ -30,7 +31,8 @@ ID_RULE = 'a string of 1-64 letters, digits, "_", "-" or "."'
 SHELL_RULE = "a command string or a non-empty list of strings"
 PYTHON_RULE = '"package.module:function" or "package.module.function"'
 TASK_KEYS = ("task_id, task_name, description, enabled, task_type, entry_point, args, kwargs, "
-             "interval_seconds, run_on_start, timeout_seconds")
+             "interval_seconds, align, cron, at, timezone, jitter_seconds, run_on_start, "
+             "timeout_seconds")
 HELLO = "configure_task_scheduler.examples:say_hello"
 DROP = object()  # a field value meaning "leave this field out of the task"
 
@@ -273,7 +275,7 @@ def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
     ({"max_worker": 2}, '"max_worker": unknown key, did you mean "max_workers"?'),
     ({"workers": 2}, '"workers": unknown key, did you mean "max_workers"?'),
     ({"threads": 2},
-     '"threads": unknown key, known keys: max_workers, shutdown_timeout_seconds'),
+     '"threads": unknown key, known keys: max_workers, shutdown_timeout_seconds, timezone'),
 ], ids=["workers-zero", "workers-negative", "workers-float", "workers-string",
         "workers-boolean", "workers-null", "shutdown-negative", "shutdown-string",
         "shutdown-boolean", "shutdown-infinite", "shutdown-nan", "typo", "partial-name",
@@ -463,7 +465,7 @@ INVALID_TASK_CASES = [
      'task #1 "backup": kwargs: only python tasks take kwargs; this is a shell task'),
     # interval_seconds: the one schedule
     (shell_entry(interval_seconds=DROP),
-     'task #1 "backup": no schedule: expected one of interval_seconds'),
+     'task #1 "backup": expected exactly one schedule (interval_seconds, cron, at), found none'),
     (shell_entry(interval_seconds="10"),
      'task #1 "backup": interval_seconds: expected a number > 0, found "10" (a string)'),
     (shell_entry(interval_seconds=0),
@@ -506,7 +508,8 @@ INVALID_TASK_CASES = [
     (shell_entry(colour="red"),
      f'task #1 "backup": "colour": unknown key, known keys: {TASK_KEYS}'),
     (shell_entry(schedule="every 10s"),
-     f'task #1 "backup": "schedule": unknown key, known keys: {TASK_KEYS}'),
+     'task #1 "backup": mixes the compact form (name, command, schedule) with full task '
+     'fields (task_id, task_type, entry_point, interval_seconds); use one form'),
 ]
 INVALID_TASK_IDS = [
     "id-missing", "id-number", "id-null", "id-empty", "id-space", "id-slash", "id-non-ascii",
@@ -600,7 +603,7 @@ def test_every_problem_of_a_task_is_reported_not_just_the_first(
         f'{path}: task #1 "backup": "intervall_seconds": unknown key, '
         'did you mean "interval_seconds"?',
         f'{path}: task #1 "backup": entry_point: expected {SHELL_RULE}, found [] (a list)',
-        f'{path}: task #1 "backup": no schedule: expected one of interval_seconds',
+        f'{path}: task #1 "backup": expected exactly one schedule (interval_seconds, cron, at), found none',
         f'{path}: task #1 "backup": enabled: expected true or false, found "yes" (a string)',
         f'{path}: task #1 "backup": timeout_seconds: expected a number > 0 or null, found -1',
         f'{path}: task #1 "backup": args: only python tasks take args; this is a shell task',
@@ -1007,3 +1010,266 @@ def test_import_problem_is_reported_with_the_task_other_problems(
         f'{path}: task #1 "backup": entry_point: cannot import module "loader_no_such_module": '
         "ModuleNotFoundError: No module named 'loader_no_such_module'",
     ]
+
+
+# --- Schedules: cron, at, align, jitter, time zones ------------------------------------------
+
+
+def cron_entry(**fields: Any) -> dict[str, Any]:
+    """A valid shell task "backup" on a cron schedule."""
+    return shell_entry(**{"interval_seconds": DROP, "cron": "0 2 * * 1-5", **fields})
+
+
+def test_cron_field_loads_a_cron_schedule_in_the_task_time_zone(
+        write_config: WriteConfig) -> None:
+    config = load_config(write_config([cron_entry(timezone="Europe/Berlin")]))
+
+    assert config.problems == []
+    assert config.tasks == [Task(task_id="backup", task_type=TaskType.SHELL, entry_point="true",
+                                 schedule=CronSchedule("0 2 * * 1-5", "Europe/Berlin"),
+                                 task_name="backup")]
+
+
+@pytest.mark.parametrize("cron, message", [
+    ("0 25 * * *", 'cron "0 25 * * *": hour: 25 is out of range 0-23'),
+    ("0 0 * *", 'cron "0 0 * *": expected 5 fields (minute hour day-of-month month '
+                "day-of-week), found 4"),
+    (5, "cron: expected a string, found 5"),
+], ids=["hour-out-of-range", "four-fields", "not-a-string"])
+def test_cron_error_is_one_line_naming_the_task_expression_and_field(
+        write_config: WriteConfig, cron: Any, message: str) -> None:
+    path = write_config([cron_entry(cron=cron)])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [f'{path}: task #1 "backup": {message}']
+    assert config.tasks == []
+
+
+@pytest.mark.parametrize("at, expected", [
+    ("2026-12-24T18:00:00", "2026-12-24T18:00:00+01:00"),
+    ("2026-12-24T18:00:00+00:00", "2026-12-24T19:00:00+01:00"),
+    ("2020-01-01T00:00:00", "2020-01-01T00:00:00+01:00"),
+], ids=["local-to-the-task-zone", "with-an-offset", "in-the-past-loads-and-is-not-planned"])
+def test_at_field_loads_a_one_shot_in_the_task_time_zone(
+        write_config: WriteConfig, at: str, expected: str) -> None:
+    config = load_config(write_config([
+        shell_entry(interval_seconds=DROP, at=at, timezone="Europe/Berlin")]))
+
+    assert config.problems == []
+    [task] = config.tasks
+    assert isinstance(task.schedule, OneShotSchedule)
+    assert task.schedule.when.isoformat() == expected
+
+
+@pytest.mark.parametrize("at, message", [
+    ("tomorrow", 'at: expected an ISO 8601 date-time like "2026-12-24T18:00:00", '
+                 'found "tomorrow"'),
+    ("2026-02-30T10:00:00", 'at: expected an ISO 8601 date-time like "2026-12-24T18:00:00", '
+                            'found "2026-02-30T10:00:00"'),
+    (1766599200, "at: expected a string, found 1766599200"),
+], ids=["words", "no-such-day", "a-number"])
+def test_at_that_is_not_an_iso_date_time_is_a_problem(
+        write_config: WriteConfig, at: Any, message: str) -> None:
+    path = write_config([shell_entry(interval_seconds=DROP, at=at)])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [f'{path}: task #1 "backup": {message}']
+    assert config.tasks == []
+
+
+@pytest.mark.parametrize("zone, message", [
+    ("Mars/Base", 'timezone: unknown time zone "Mars/Base"'),
+    ("CET-1CEST", 'timezone: unknown time zone "CET-1CEST"'),
+    (1, "timezone: expected a string, found 1"),
+], ids=["unknown", "posix-rule", "a-number"])
+def test_task_time_zone_that_is_not_an_iana_name_is_a_problem(
+        write_config: WriteConfig, zone: Any, message: str) -> None:
+    path = write_config([cron_entry(timezone=zone)])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [f'{path}: task #1 "backup": {message}']
+    assert config.tasks == []
+
+
+def test_unknown_scheduler_time_zone_raises(write_config: WriteConfig) -> None:
+    path = write_config({"scheduler": {"timezone": "Mars/Base"}, "tasks": [cron_entry()]})
+
+    assert config_error_lines(path) == [
+        f'{path}: scheduler: timezone: unknown time zone "Mars/Base"']
+
+
+def test_task_time_zone_comes_from_the_task_then_defaults_then_scheduler_then_machine(
+        write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")  # the machine's zone
+    own = load_config(write_config({
+        "scheduler": {"timezone": "Asia/Kolkata"}, "defaults": {"timezone": "Europe/Berlin"},
+        "tasks": [cron_entry(task_id="own", timezone="Australia/Sydney"),
+                  cron_entry(task_id="from-defaults")]}))
+    from_scheduler = load_config(write_config({
+        "scheduler": {"timezone": "Asia/Kolkata"},
+        "tasks": [cron_entry(task_id="from-scheduler"), {
+            "name": "compact", "command": "true", "schedule": "0 2 * * *"}]}))
+    from_machine = load_config(write_config([cron_entry(task_id="from-machine")]))
+
+    zones = [(task.task_id, str(task.schedule.timezone))
+             for config in (own, from_scheduler, from_machine) for task in config.tasks]
+    assert zones == [("own", "Australia/Sydney"), ("from-defaults", "Europe/Berlin"),
+                     ("from-scheduler", "Asia/Kolkata"), ("compact", "Asia/Kolkata"),
+                     ("from-machine", "America/New_York")]
+    assert str(from_scheduler.settings.timezone) == "Asia/Kolkata"
+
+
+def test_aligned_interval_loads_in_the_task_time_zone(write_config: WriteConfig) -> None:
+    config = load_config(write_config([
+        shell_entry(interval_seconds=300, align=True, timezone="Asia/Kolkata")]))
+
+    assert config.problems == []
+    assert [task.schedule for task in config.tasks] == [
+        IntervalSchedule(300, align=True, timezone="Asia/Kolkata")]
+
+
+ALIGN_RULE = ("align needs an interval that divides a minute, an hour or a day "
+              "(such as 10, 300, 3600 or 86400)")
+
+
+@pytest.mark.parametrize("entry, message", [
+    (cron_entry(align=True), "align: only an interval_seconds schedule can be aligned"),
+    (shell_entry(interval_seconds=DROP, at="2026-12-24T18:00:00", align=False),
+     "align: only an interval_seconds schedule can be aligned"),
+    (shell_entry(interval_seconds=7, align=True), f"{ALIGN_RULE}, found 7"),
+    (shell_entry(interval_seconds=2700, align=True), f"{ALIGN_RULE}, found 2700"),
+    (shell_entry(interval_seconds=18000, align=True), f"{ALIGN_RULE}, found 18000"),
+    (shell_entry(interval_seconds=300, align="yes"),
+     'align: expected true or false, found "yes" (a string)'),
+], ids=["with-cron", "with-at-even-false", "7-seconds", "45-minutes", "5-hours", "not-a-boolean"])
+def test_align_without_an_interval_it_can_align_is_a_problem(
+        write_config: WriteConfig, entry: dict[str, Any], message: str) -> None:
+    path = write_config([entry])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [f'{path}: task #1 "backup": {message}']
+    assert config.tasks == []
+
+
+@pytest.mark.parametrize("fields, found", [
+    ({"cron": "* * * * *"}, "interval_seconds, cron"),
+    ({"cron": "* * * * *", "at": "2026-12-24T18:00:00"}, "interval_seconds, cron, at"),
+    ({"interval_seconds": DROP, "cron": "* * * * *", "at": "2026-12-24T18:00:00"}, "cron, at"),
+], ids=["interval-and-cron", "all-three", "cron-and-at"])
+def test_more_than_one_schedule_in_a_task_is_a_problem(
+        write_config: WriteConfig, fields: dict[str, Any], found: str) -> None:
+    path = write_config([shell_entry(**fields)])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [
+        f'{path}: task #1 "backup": expected exactly one schedule (interval_seconds, cron, at), '
+        f"found {found}"]
+    assert config.tasks == []
+
+
+def test_jitter_seconds_loads_onto_the_task(write_config: WriteConfig) -> None:
+    config = load_config(write_config([shell_entry(jitter_seconds=2.5), cron_entry(
+        task_id="nightly", jitter_seconds=0)]))
+
+    assert [(task.task_id, task.jitter_seconds) for task in config.tasks] == [
+        ("backup", 2.5), ("nightly", 0)]
+
+
+@pytest.mark.parametrize("jitter, found", [
+    (-1, "-1"), ("5", '"5" (a string)'), (True, "true (a boolean)"), (None, "null"),
+], ids=["negative", "string", "boolean", "null"])
+def test_jitter_seconds_that_is_not_a_number_at_least_zero_is_a_problem(
+        write_config: WriteConfig, jitter: Any, found: str) -> None:
+    path = write_config([shell_entry(jitter_seconds=jitter)])
+
+    assert problem_lines(load_config(path)) == [
+        f'{path}: task #1 "backup": jitter_seconds: expected a number >= 0, found {found}']
+
+
+# --- The compact form: name, command, schedule ------------------------------------------------
+
+
+def test_compact_task_loads_as_a_shell_task_on_a_cron_schedule(
+        write_config: WriteConfig) -> None:
+    config = load_config(write_config({"scheduler": {"timezone": "Europe/Berlin"}, "tasks": [
+        {"name": "backup_db", "command": "python backup.py", "schedule": "0 0 * * *"},
+        {"name": "rotate", "command": ["logrotate", "-f", "x.conf"], "schedule": "@weekly"},
+    ]}))
+
+    assert config.problems == []
+    assert config.tasks == [
+        Task(task_id="backup_db", task_type=TaskType.SHELL, entry_point="python backup.py",
+             schedule=CronSchedule("0 0 * * *", "Europe/Berlin"), task_name="backup_db"),
+        Task(task_id="rotate", task_type=TaskType.SHELL,
+             entry_point=("logrotate", "-f", "x.conf"),
+             schedule=CronSchedule("@weekly", "Europe/Berlin"), task_name="rotate"),
+    ]
+
+
+COMPACT = {"name": "backup_db", "command": "python backup.py", "schedule": "0 0 * * *"}
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"schedule": "0 0 * *"},
+     'task #1 "backup_db": cron "0 0 * *": expected 5 fields '
+     "(minute hour day-of-month month day-of-week), found 4"),
+    ({"schedule": "0 25 * * *"}, 'task #1 "backup_db": cron "0 25 * * *": hour: 25 is out of '
+                                 "range 0-23"),
+    ({"schedule": 5}, 'task #1 "backup_db": schedule: expected a string, found 5'),
+    ({"schedule": DROP}, 'task #1 "backup_db": schedule: missing: expected a string'),
+    ({"command": DROP},
+     f'task #1 "backup_db": command: missing: expected {SHELL_RULE}'),
+    ({"command": ""}, f'task #1 "backup_db": command: expected {SHELL_RULE}, found "" (a string)'),
+    ({"name": DROP}, f"task #1: name: missing: expected {ID_RULE}"),
+    ({"name": "backup db"},
+     f'task #1 "backup db": name: expected {ID_RULE}, found "backup db" (a string)'),
+    ({"timezone": "UTC"}, 'task #1 "backup_db": mixes the compact form (name, command, '
+                          "schedule) with full task fields (timezone); use one form"),
+    ({"task_type": "shell", "cron": "* * * * *"},
+     'task #1 "backup_db": mixes the compact form (name, command, schedule) with full task '
+     "fields (task_type, cron); use one form"),
+    ({"colour": "red"},
+     'task #1 "backup_db": "colour": unknown key, known keys: name, command, schedule'),
+], ids=["schedule-four-fields", "schedule-out-of-range", "schedule-not-a-string",
+        "schedule-missing", "command-missing", "command-empty", "name-missing", "name-invalid",
+        "mixed-with-timezone", "mixed-with-two-full-fields", "unknown-key"])
+def test_invalid_compact_task_is_one_problem_and_the_task_is_skipped(
+        write_config: WriteConfig, fields: dict[str, Any], message: str) -> None:
+    entry = {key: value for key, value in {**COMPACT, **fields}.items() if value is not DROP}
+    path = write_config([entry])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [f"{path}: {message}"]
+    assert config.tasks == []
+
+
+@pytest.mark.parametrize("first, second, field, kept", [
+    ({**COMPACT, "name": "a"}, shell_entry(task_id="a"), "task_id", "python backup.py"),
+    (shell_entry(task_id="a"), {**COMPACT, "name": "a"}, "name", "true"),
+], ids=["full-after-compact", "compact-after-full"])
+def test_duplicate_between_a_compact_and_a_full_task_is_reported_on_the_later_one(
+        write_config: WriteConfig, first: dict[str, Any], second: dict[str, Any],
+        field: str, kept: str) -> None:
+    path = write_config([first, second])
+
+    config = load_config(path)
+
+    assert [(task.task_id, task.entry_point) for task in config.tasks] == [("a", kept)]
+    assert problem_lines(config) == [
+        f'{path}: task #2 "a": {field}: duplicate of task #1; this task is skipped']
+
+
+def test_entry_that_is_not_an_object_does_not_take_a_task_id(write_config: WriteConfig) -> None:
+    path = write_config(["backup", shell_entry()])
+
+    config = load_config(path)
+
+    assert task_ids(config) == ["backup"]
+    assert problem_lines(config) == [
+        f'{path}: task #1: expected an object, found "backup" (a string)']
