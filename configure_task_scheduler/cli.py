@@ -18,13 +18,14 @@ import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from . import __version__
+from . import __version__, preview
 from .clock import RealClock
 from .engine import Engine
 from .errors import ConfigError
 from .executor import PoolExecutor
 from .loader import LoadedConfig, load_config
 from .registry import Registry
+from .schedules import describe_seconds
 from .task import Run, RunResult, RunStatus, Task
 
 logger = logging.getLogger("configure_task_scheduler.cli")
@@ -38,6 +39,8 @@ examples:
   python main.py --check                             validate the config, list its tasks
   python main.py --run hello                         run one task now, print its result
   python main.py --duration 10 --log-level DEBUG     run for 10 seconds, show queue decisions
+  python main.py --next 5                            each task's schedule and next 5 runs
+  python main.py --simulate 7d                       the runs of the coming week, in a second
 
 exit status: 0 ok, 1 the task given to --run failed, 2 bad config or arguments
 """
@@ -48,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python main.py", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run tasks from a JSON config on interval schedules.")
+        description="Run tasks from a JSON config on interval, cron and one-shot schedules.")
     parser.add_argument("--config", default="config/tasks.json", metavar="PATH",
                         help="the config file (default: %(default)s)")
     mode = parser.add_mutually_exclusive_group()
@@ -58,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run one task now in the foreground, exit 0 if it succeeded")
     mode.add_argument("--duration", type=_positive_seconds, metavar="SECONDS",
                       help="run for this long, then shut down gracefully")
+    mode.add_argument("--next", type=_positive_int, metavar="N",
+                      help="print each enabled task's schedule and its next N runs, then exit")
+    mode.add_argument("--simulate", type=_duration, metavar="DURATION",
+                      help="print the runs the scheduler would start from now on, executing "
+                           "nothing (90s, 15m, 6h, 2d or seconds)")
     parser.add_argument("--strict", action="store_true",
                         help="treat any problem in the config as fatal (exit 2)")
     parser.add_argument("--max-workers", type=_positive_int, metavar="N",
@@ -91,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("%s (task skipped)", problem)
     if args.run:
         return run_one(config, args.run)
+    if args.next:
+        preview.print_next(config.tasks, RealClock().wall(), args.next, sys.stdout)
+        return EXIT_OK
+    if args.simulate:
+        return simulate(config, args.simulate, show_decisions=level == "DEBUG")
     return serve(config, args.max_workers or config.settings.max_workers, args.duration)
 
 
@@ -102,17 +115,31 @@ def configure_logging(level: str) -> None:
 
 
 def check(config: LoadedConfig) -> int:
-    """Print the tasks and every problem; return 0 if there are none, else 2."""
+    """Print the tasks and every problem; return 0 if there are none, else 2.
+
+    A one-shot whose time has passed is reported too, but is not a problem:
+    the file is valid, the task just has nothing left to do.
+    """
     enabled = sum(task.enabled for task in config.tasks)
-    print(f"{config.path}: {len(config.tasks)} valid tasks ({enabled} enabled), "
-          f"{len(config.problems)} problems")
+    print(f"{config.path}: {plural(len(config.tasks), 'valid task')} ({enabled} enabled), "
+          f"{plural(len(config.problems), 'problem')}")
     rows = [(task.task_id, task.task_type.value, task.schedule.describe(),
              "enabled" if task.enabled else "disabled") for task in config.tasks]
     for row in rows:
         print("  " + format_row(row, rows))
+    now = RealClock().wall()
+    for task in config.tasks:
+        if task.enabled and not preview.next_runs(task, now, 1):
+            print(f'{config.path}: task "{task.task_id}": {task.schedule.describe()} is in '
+                  "the past; it will not run")
     for problem in config.problems:
         print(problem)
     return EXIT_BAD_INPUT if config.problems else EXIT_OK
+
+
+def plural(count: int, noun: str) -> str:
+    """Return "1 task" or "3 tasks"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def format_row(row: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -163,6 +190,20 @@ class _OneResult:
 
     def run_released(self, run: Run) -> None:
         pass
+
+
+def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool) -> int:
+    """Print the timeline of runs the next `duration_seconds` would bring; return 0."""
+    if not show_decisions:  # the timeline replaces the engine's per-run log lines
+        logging.getLogger("configure_task_scheduler").setLevel(logging.WARNING)
+    start = RealClock().wall()
+    counts = preview.simulate(config.tasks, start, duration_seconds, sys.stdout)
+    span = describe_seconds(duration_seconds)
+    span = span if span[0].isdigit() else f"1 {span}"
+    print(f"-- {plural(sum(counts.values()), 'run')} in {span} "
+          f"from {start.astimezone():%Y-%m-%d %H:%M:%S %z}:")
+    preview.print_counts(config.tasks, counts, sys.stdout)
+    return EXIT_OK
 
 
 def serve(config: LoadedConfig, max_workers: int, duration: float | None) -> int:
@@ -262,6 +303,13 @@ def _positive_seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, found {text!r}")
     return value
+
+
+def _duration(text: str) -> float:
+    try:
+        return preview.parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(text: str) -> int:

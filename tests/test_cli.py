@@ -132,10 +132,12 @@ def test_check_lists_the_tasks_of_the_sample_config_and_exits_0() -> None:
 
     assert (completed.returncode, completed.stderr) == (0, "")
     assert completed.stdout.splitlines() == [
-        "config/tasks.json: 3 valid tasks (2 enabled), 0 problems",
-        "  hello           python  every 2 seconds  enabled",
-        "  disk_usage      shell   every 3 seconds  enabled",
-        "  nightly_report  shell   every day        disabled",
+        "config/tasks.json: 5 valid tasks (4 enabled), 0 problems",
+        "  hello           python  every minute                           enabled",
+        "  disk_usage      shell   every 5 minutes, on the clock          enabled",
+        "  weekday_report  shell   at 09:30 on Monday to Friday           enabled",
+        "  month_end       shell   at 23:00 on the last day of the month  enabled",
+        "  nightly_backup  shell   at 00:00                               disabled",
     ]
 
 
@@ -148,7 +150,7 @@ def test_check_prints_each_problem_on_one_line_and_exits_2(
 
     assert (completed.returncode, completed.stderr) == (2, "")
     assert completed.stdout.splitlines() == [
-        f"{config}: 1 valid tasks (1 enabled), 1 problems",
+        f"{config}: 1 valid task (1 enabled), 1 problem",
         "  ok  shell  every 5 seconds  enabled",
         f'{config}: task #1 "backup": interval_seconds: expected a number > 0, '
         'found "10" (a string)',
@@ -180,7 +182,7 @@ def test_run_of_an_unknown_task_exits_2_and_lists_the_known_ids() -> None:
 
     assert (completed.returncode, completed.stdout) == (2, "")
     assert completed.stderr == ('config/tasks.json: no task "unknown"; '
-                                "known task ids: hello, disk_usage, nightly_report\n")
+                                "known task ids: hello, disk_usage, weekday_report, month_end, nightly_backup\n")
 
 
 # -- bad input ----------------------------------------------------------------------
@@ -248,7 +250,7 @@ def test_duration_runs_the_scheduler_then_stops_it(write_config: Callable[..., P
 
     assert (completed.returncode, completed.stdout) == (0, "")
     messages = log_messages(completed.stderr)
-    assert messages[0] == "scheduler started with 1 tasks (1 enabled)"
+    assert messages[0] == "scheduler started with 1 task (1 enabled)"
     assert "task tick | tick" in messages
     assert "scheduler stopping: waiting up to 10s for runs in flight" in messages
     assert messages[-1] == "scheduler stopped"

@@ -1,0 +1,108 @@
+"""Seeing the schedule: --next and --simulate, in-process and through the real CLI."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from configure_task_scheduler import preview
+from configure_task_scheduler.cron import CronSchedule
+from configure_task_scheduler.schedules import IntervalSchedule, OneShotSchedule
+from configure_task_scheduler.task import Task, TaskType
+
+from test_cli import run_cli
+
+START = datetime(2026, 3, 27, 12, 0, 30, tzinfo=timezone.utc)
+
+
+def task(task_id: str, schedule: Any, **fields: Any) -> Task:
+    return Task(task_id, TaskType.SHELL, "true", schedule, task_name=task_id, **fields)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("90s", 90), ("15m", 900), ("6h", 21600), ("2d", 172800), ("30", 30), ("1.5h", 5400),
+])
+def test_durations_take_a_unit_suffix_or_plain_seconds(text: str, seconds: float) -> None:
+    assert preview.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "5w", "-3s", "ten"])
+def test_bad_duration_message_shows_the_accepted_forms(text: str) -> None:
+    message = f'expected a duration like "90s", "15m", "6h", "2d" or seconds, found "{text}"'
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        preview.parse_duration(text)
+
+
+def test_next_prints_each_schedule_in_words_and_its_next_runs() -> None:
+    tasks = [task("tick", IntervalSchedule(90, timezone="UTC"), run_on_start=True),
+             task("berlin", CronSchedule("30 2 * * *", "Europe/Berlin")),
+             task("off", IntervalSchedule(1), enabled=False),
+             task("past", OneShotSchedule("2026-01-01T00:00:00+00:00"))]
+    out = io.StringIO()
+
+    preview.print_next(tasks, START, 3, out)
+
+    # 02:30 does not exist in Berlin on 2026-03-29: that run comes at 03:00.
+    assert out.getvalue().splitlines() == [
+        "tick: every 90 seconds",
+        "  2026-03-27 12:00:30+00:00",
+        "  2026-03-27 12:02:00+00:00",
+        "  2026-03-27 12:03:30+00:00",
+        "berlin: at 02:30",
+        "  2026-03-28 02:30:00+01:00",
+        "  2026-03-29 03:00:00+02:00",
+        "  2026-03-30 02:30:00+02:00",
+        "past: once at 2026-01-01 00:00:00+00:00",
+        "  (no runs ahead)",
+    ]
+
+
+def test_simulation_prints_the_timeline_in_order_and_counts_runs() -> None:
+    tasks = [task("fast", IntervalSchedule(40, timezone="UTC")),
+             task("quarter", CronSchedule("*/15 * * * *", "UTC"), run_on_start=True)]
+    out = io.StringIO()
+
+    counts = preview.simulate(tasks, START, 120, out)
+    preview.print_counts(tasks, counts, out)
+
+    assert out.getvalue().splitlines() == [
+        "2026-03-27 12:00:30+00:00  quarter  run 1",
+        "2026-03-27 12:01:10+00:00  fast     run 1",
+        "2026-03-27 12:01:50+00:00  fast     run 2",
+        "2026-03-27 12:02:30+00:00  fast     run 3",
+        "fast     3 runs",
+        "quarter  1 runs",
+    ]
+
+
+def test_cli_next_and_simulate_work_on_the_sample_config() -> None:
+    shown = run_cli("--next", "2")
+    simulated = run_cli("--simulate", "1h")
+
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert shown.stdout.splitlines()[0] == "hello: every minute"
+    assert (simulated.returncode, simulated.stderr) == (0, "")
+    summary = simulated.stdout.splitlines()[-5:]
+    assert re.fullmatch(r"-- 7[234] runs in 1 hour from .*:", summary[0])
+    assert summary[1:] == ["hello           61 runs", f"disk_usage      {summary[2].split()[1]} runs",
+                           "weekday_report  0 runs", "month_end       0 runs"]
+
+
+def test_check_reports_a_one_shot_in_the_past_without_failing(
+        write_config: Callable[..., Path]) -> None:
+    path = write_config([{"task_id": "xmas", "task_type": "shell", "entry_point": "true",
+                          "at": "2020-12-24T18:00:00", "timezone": "Europe/Berlin"}])
+
+    completed = run_cli("--check", "--config", path)
+
+    assert (completed.returncode, completed.stderr) == (0, "")
+    assert completed.stdout.splitlines() == [
+        f"{path}: 1 valid task (1 enabled), 0 problems",
+        "  xmas  shell  once at 2020-12-24 18:00:00+01:00  enabled",
+        f'{path}: task "xmas": once at 2020-12-24 18:00:00+01:00 is in the past; it will not run',
+    ]
