@@ -43,6 +43,20 @@ def describe(value: Any) -> str:
     return f"{text} ({kind})"
 
 
+def kind_of(value: Any) -> str:
+    """Name a value's JSON type without showing it (for secrets): "a number", "a list"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object" \
+        if isinstance(value, dict) else f"a {type(value).__name__}"
+
+
 def task_place(position: int, task_id: Any) -> str:
     """Name a task in a message: 'task #3 "backup"', or 'task #3' without a usable id."""
     if isinstance(task_id, str) and task_id:
@@ -166,6 +180,11 @@ def _positive_or_null(value: Any) -> str | None:
     return None if value is None or (_is_number(value) and value > 0) else "a number > 0 or null"
 
 
+def _non_negative_or_null(value: Any) -> str | None:
+    return None if value is None or (_is_number(value) and value >= 0) \
+        else "a number >= 0 or null"
+
+
 def _task_id(value: Any) -> str | None:
     if isinstance(value, str) and _TASK_ID.fullmatch(value):
         return None
@@ -208,6 +227,7 @@ def _anything(value: Any) -> str | None:
 
 POSITIVE_NUMBER: Check = _positive_number
 POSITIVE_OR_NULL: Check = _positive_or_null
+NON_NEGATIVE_OR_NULL: Check = _non_negative_or_null
 TASK_ID: Check = _task_id
 PYTHON_ENTRY_POINT: Check = _python_entry_point
 SHELL_COMMAND: Check = _shell_command

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +51,16 @@ TASK_FIELDS: dict[str, str] = {
     "jitter_seconds": "start each run a random 0..N seconds late (default 0)",
     "run_on_start": "also run once as soon as the scheduler starts (default false)",
     "timeout_seconds": "a run taking longer is timed out (a number > 0)",
+    "max_instances": "how many runs of this task may be in flight at once (default 1)",
+    "retries": "how many times a failed or timed-out run is retried (default 0)",
+    "retry_delay_seconds": "wait before the first retry (default 1)",
+    "retry_backoff": "multiply the wait by this after each retry (default 2)",
+    "retry_max_delay_seconds": "the longest wait between retries (default 300)",
+    "misfire_grace_seconds": "a run starting later than this is skipped as missed "
+                             "(default null: late runs still run)",
+    "env": 'extra environment variables; "${NAME}" takes NAME from the scheduler\'s '
+           "environment; values are never printed",
+    "cwd": "working directory of a shell task (must exist)",
 }
 
 SCHEDULER_FIELDS: dict[str, str] = {
@@ -306,6 +317,8 @@ def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None
         timeout_seconds=reader.read("timeout_seconds", checks.POSITIVE_OR_NULL, None),
         jitter_seconds=reader.read("jitter_seconds", checks.number_at_least(0), 0.0),
         **_read_arguments(reader, task_type),
+        **_read_policies(reader),
+        **_read_environment(reader, task_type),
     )
     if task_type == "python" and entry_point:
         task = _resolve_target(reader, task)
@@ -333,6 +346,74 @@ def _read_arguments(reader: FieldReader, task_type: str | None) -> dict[str, Any
     kwargs = reader.read("kwargs", checks.OBJECT, None)
     return {"args": tuple(args or ()),
             "kwargs": MappingProxyType(dict(kwargs)) if kwargs else EMPTY_KWARGS}
+
+
+def _read_policies(reader: FieldReader) -> dict[str, Any]:
+    """The execution policies: overlap, retries, misfires (defaults as in `Task`)."""
+    read, at_least = reader.read, checks.number_at_least
+    return {
+        "max_instances": read("max_instances", checks.integer_at_least(1), 1),
+        "retries": read("retries", checks.integer_at_least(0), 0),
+        "retry_delay_seconds": read("retry_delay_seconds", at_least(0), 1.0),
+        "retry_backoff": read("retry_backoff", at_least(1), 2.0),
+        "retry_max_delay_seconds": read("retry_max_delay_seconds", at_least(0), 300.0),
+        "misfire_grace_seconds": read("misfire_grace_seconds", checks.NON_NEGATIVE_OR_NULL, None),
+    }
+
+
+def _read_environment(reader: FieldReader, task_type: str | None) -> dict[str, Any]:
+    """`env` (with ${NAME} taken from the scheduler's environment) and `cwd`."""
+    fields: dict[str, Any] = {}
+    if "env" in reader.values:
+        fields["env"] = MappingProxyType(_resolve_env(reader, reader.values["env"]))
+    if "cwd" in reader.values:
+        if task_type == "python":
+            reader.problem("cwd", "only shell tasks take cwd; this is a python task"
+                           f"{reader.origin('cwd')}")
+        fields["cwd"] = _read_cwd(reader)
+    return fields
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _resolve_env(reader: FieldReader, env: Any) -> dict[str, str]:
+    """Check `env` without ever echoing a value: they may be secrets."""
+    if not isinstance(env, dict):
+        reader.problem("env", f"expected an object of strings, found {checks.kind_of(env)}")
+        return {}
+    resolved = {}
+    for name, value in env.items():
+        if not name or "=" in name or "\0" in name:  # no program could read these back
+            reader.problem("env", f'{json.dumps(name)}: a variable name cannot be empty or '
+                           'contain "=" or a NUL character')
+            continue
+        if not isinstance(value, str):
+            reader.problem("env", f'"{name}": expected a string, found {checks.kind_of(value)}')
+            continue
+        if "\0" in value:
+            reader.problem("env", f'"{name}": a value cannot contain a NUL character')
+            continue
+        unset = [ref for ref in _REFERENCE.findall(value) if ref not in os.environ]
+        for ref in unset:
+            reader.problem("env", f'"{name}": ${{{ref}}} is not set in the environment '
+                           "the scheduler was started with")
+        resolved[name] = _REFERENCE.sub(lambda match: os.environ.get(match[1], ""), value)
+    return resolved
+
+
+def _read_cwd(reader: FieldReader) -> str | None:
+    cwd = reader.read("cwd", checks.STRING)
+    if cwd is None:
+        return None
+    # A relative cwd is relative to the config file, wherever the scheduler runs.
+    base = Path(reader.file).resolve().parent if reader.file else Path.cwd()
+    path = base / Path(cwd).expanduser()
+    if not path.is_dir():
+        reader.problem("cwd", f'no such directory "{cwd}"' +
+                       (f" (resolved to {path})" if str(path) != cwd else ""))
+        return None
+    return str(path)
 
 
 def _read_schedule(reader: FieldReader, zone: tzinfo | None) -> Schedule | None:

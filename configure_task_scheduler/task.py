@@ -26,15 +26,22 @@ class TaskType(str, enum.Enum):
 
 
 class RunStatus(str, enum.Enum):
-    """How a run ended. `skipped` runs never started (a previous run was still going)."""
+    """How a run ended.
+
+    A run moves scheduled -> running -> succeeded | failed | timed_out, or ends
+    without running: `skipped` (too many runs of the task in flight) or
+    `missed` (it would have started later than misfire_grace_seconds).
+    """
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
+    MISSED = "missed"
 
 
 EMPTY_KWARGS: Mapping[str, Any] = MappingProxyType({})
+EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,15 @@ class Task:
         timeout_seconds: a run taking longer is reported as timed out.
         jitter_seconds: each run starts a random 0..jitter seconds after its
             planned time (never reaching the next planned run).
+        max_instances: how many runs may be in flight at once; more are skipped.
+        retries: how many times a failed or timed-out run is attempted again,
+            after retry_delay_seconds, multiplied by retry_backoff after each
+            attempt, capped at retry_max_delay_seconds.
+        misfire_grace_seconds: a run starting later than this is `missed`
+            instead of run; None runs late runs anyway.
+        env: extra environment variables (resolved secrets: never printed,
+            hence left out of the repr).
+        cwd: working directory of a shell task.
         args, kwargs: arguments for a python callable.
         target: the imported python callable (None for shell tasks).
     """
@@ -68,6 +84,14 @@ class Task:
     run_on_start: bool = False
     timeout_seconds: float | None = None
     jitter_seconds: float = 0.0
+    max_instances: int = 1
+    retries: int = 0
+    retry_delay_seconds: float = 1.0
+    retry_backoff: float = 2.0
+    retry_max_delay_seconds: float = 300.0
+    misfire_grace_seconds: float | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: EMPTY_ENV, repr=False)
+    cwd: str | None = None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=lambda: EMPTY_KWARGS)
     target: Callable[..., Any] | None = field(default=None, compare=False)
@@ -82,12 +106,31 @@ class Run:
         run_number: 1 for the task's first run, counting every due run (skipped too).
         planned_at: the wall-clock time the run was planned for.
         planned_monotonic: the same instant on the engine's monotonic clock.
+        attempt: 1 for the first attempt, 2 for the first retry, ...
     """
 
     task: Task
     run_number: int
     planned_at: datetime
     planned_monotonic: float
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What a Python callable with a `context` parameter receives (read-only).
+
+    Attributes:
+        task_id, run_number, attempt, planned_at: which run this is.
+        env: the task's resolved `env` mapping (its values are secrets: they
+            are left out of the repr).
+    """
+
+    task_id: str
+    run_number: int
+    attempt: int
+    planned_at: datetime
+    env: Mapping[str, str] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +144,9 @@ class RunResult:
         status: how it ended.
         exit_code: a shell command's exit status (negative: killed by that signal).
         error: a one-line summary of the exception or the reason, "" on success.
+        attempt: which attempt of the run this is (1 unless retried).
+        stdout_tail, stderr_tail: the last `OUTPUT_TAIL_BYTES` of a shell
+            task's output, with the task's env values replaced by "***".
     """
 
     task_id: str
@@ -112,6 +158,9 @@ class RunResult:
     status: RunStatus
     exit_code: int | None = None
     error: str = ""
+    attempt: int = 1
+    stdout_tail: str = ""
+    stderr_tail: str = ""
 
 
 class EventKind(str, enum.Enum):
@@ -171,3 +220,14 @@ class TaskSnapshot:
     running: int
     last_result: RunResult | None
     counts: Mapping[RunStatus, int]
+
+
+def log_fields(run: Run, event: str, status: RunStatus | None = None,
+               duration_seconds: float | None = None) -> dict[str, Any]:
+    """Return the structured fields of a run's log line (`extra=` for `logging`).
+
+    The JSON log format prints them as keys; the text format ignores them.
+    """
+    return {"task_id": run.task.task_id, "run": run.run_number, "attempt": run.attempt,
+            "event": event, "status": status.value if status is not None else None,
+            "duration": duration_seconds}

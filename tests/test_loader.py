@@ -32,7 +32,8 @@ SHELL_RULE = "a command string or a non-empty list of strings"
 PYTHON_RULE = '"package.module:function" or "package.module.function"'
 TASK_KEYS = ("task_id, task_name, description, enabled, task_type, entry_point, args, kwargs, "
              "interval_seconds, align, cron, at, timezone, jitter_seconds, run_on_start, "
-             "timeout_seconds")
+             "timeout_seconds, max_instances, retries, retry_delay_seconds, retry_backoff, "
+             "retry_max_delay_seconds, misfire_grace_seconds, env, cwd")
 HELLO = "configure_task_scheduler.examples:say_hello"
 DROP = object()  # a field value meaning "leave this field out of the task"
 
@@ -1273,3 +1274,225 @@ def test_entry_that_is_not_an_object_does_not_take_a_task_id(write_config: Write
     assert task_ids(config) == ["backup"]
     assert problem_lines(config) == [
         f'{path}: task #1: expected an object, found "backup" (a string)']
+
+
+# --- Execution policies ------------------------------------------------------------------------
+
+
+POLICY_DEFAULTS = {"max_instances": 1, "retries": 0, "retry_delay_seconds": 1.0,
+                   "retry_backoff": 2.0, "retry_max_delay_seconds": 300.0,
+                   "misfire_grace_seconds": None}
+
+
+def policies_of(task: Task) -> dict[str, Any]:
+    return {name: getattr(task, name) for name in POLICY_DEFAULTS}
+
+
+def test_policy_fields_left_out_take_their_documented_defaults(write_config: WriteConfig) -> None:
+    config = load_config(write_config([shell_entry(), python_entry(task_id="py")]))
+
+    assert config.problems == []
+    assert [policies_of(task) for task in config.tasks] == [POLICY_DEFAULTS, POLICY_DEFAULTS]
+    assert [(task.env, task.cwd) for task in config.tasks] == [({}, None), ({}, None)]
+
+
+def test_policy_fields_load_onto_the_task_from_the_task_or_its_defaults(
+        write_config: WriteConfig) -> None:
+    config = load_config(write_config({
+        "defaults": {"retries": 2, "misfire_grace_seconds": 30},
+        "tasks": [shell_entry(max_instances=3, retry_delay_seconds=0, retry_backoff=1,
+                              retry_max_delay_seconds=0.5, misfire_grace_seconds=None)],
+    }))
+
+    assert config.problems == []
+    assert policies_of(config.tasks[0]) == {
+        "max_instances": 3, "retries": 2, "retry_delay_seconds": 0, "retry_backoff": 1,
+        "retry_max_delay_seconds": 0.5, "misfire_grace_seconds": None}
+
+
+INVALID_POLICY_CASES = [
+    pytest.param("max_instances", 0, "an integer >= 1", "0", id="max-instances-zero"),
+    pytest.param("max_instances", -1, "an integer >= 1", "-1", id="max-instances-negative"),
+    pytest.param("max_instances", 2.0, "an integer >= 1", "2.0", id="max-instances-float"),
+    pytest.param("max_instances", "2", "an integer >= 1", '"2" (a string)',
+                 id="max-instances-string"),
+    pytest.param("max_instances", True, "an integer >= 1", "true (a boolean)",
+                 id="max-instances-boolean"),
+    pytest.param("max_instances", None, "an integer >= 1", "null", id="max-instances-null"),
+    pytest.param("retries", -1, "an integer >= 0", "-1", id="retries-negative"),
+    pytest.param("retries", 1.5, "an integer >= 0", "1.5", id="retries-fraction"),
+    pytest.param("retries", "3", "an integer >= 0", '"3" (a string)', id="retries-string"),
+    pytest.param("retries", False, "an integer >= 0", "false (a boolean)",
+                 id="retries-boolean"),
+    pytest.param("retries", None, "an integer >= 0", "null", id="retries-null"),
+    pytest.param("retry_delay_seconds", -0.5, "a number >= 0", "-0.5",
+                 id="retry-delay-negative"),
+    pytest.param("retry_delay_seconds", "1", "a number >= 0", '"1" (a string)',
+                 id="retry-delay-string"),
+    pytest.param("retry_delay_seconds", None, "a number >= 0", "null", id="retry-delay-null"),
+    pytest.param("retry_delay_seconds", float("inf"), "a number >= 0", "Infinity",
+                 id="retry-delay-infinite"),
+    pytest.param("retry_backoff", 0.5, "a number >= 1", "0.5", id="backoff-below-one"),
+    pytest.param("retry_backoff", 0, "a number >= 1", "0", id="backoff-zero"),
+    pytest.param("retry_backoff", "2", "a number >= 1", '"2" (a string)', id="backoff-string"),
+    pytest.param("retry_backoff", True, "a number >= 1", "true (a boolean)",
+                 id="backoff-boolean"),
+    pytest.param("retry_max_delay_seconds", -1, "a number >= 0", "-1",
+                 id="max-delay-negative"),
+    pytest.param("retry_max_delay_seconds", "300", "a number >= 0", '"300" (a string)',
+                 id="max-delay-string"),
+    pytest.param("retry_max_delay_seconds", None, "a number >= 0", "null", id="max-delay-null"),
+    pytest.param("misfire_grace_seconds", -1, "a number >= 0 or null", "-1",
+                 id="misfire-negative"),
+    pytest.param("misfire_grace_seconds", "10", "a number >= 0 or null", '"10" (a string)',
+                 id="misfire-string"),
+    pytest.param("misfire_grace_seconds", True, "a number >= 0 or null", "true (a boolean)",
+                 id="misfire-boolean"),
+    pytest.param("misfire_grace_seconds", float("nan"), "a number >= 0 or null", "NaN",
+                 id="misfire-nan"),
+]
+
+
+@pytest.mark.parametrize("field, value, expected, found", INVALID_POLICY_CASES)
+def test_invalid_policy_value_is_one_problem_naming_the_range(
+        write_config: WriteConfig, field: str, value: Any, expected: str, found: str) -> None:
+    path = write_config([shell_entry(**{field: value})])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [
+        f'{path}: task #1 "backup": {field}: expected {expected}, found {found}']
+    assert config.tasks == []
+
+
+# --- env and cwd -------------------------------------------------------------------------------
+
+
+UNSET_NAME = "CTS_LOADER_TEST_UNSET"
+
+
+@pytest.fixture
+def scheduler_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CTS_USER", "alice")
+    monkeypatch.setenv("CTS_PASSWORD", "s3cret-value")
+    monkeypatch.delenv(UNSET_NAME, raising=False)
+
+
+@pytest.mark.usefixtures("scheduler_environment")
+def test_env_references_are_resolved_from_the_scheduler_environment(
+        write_config: WriteConfig) -> None:
+    config = load_config(write_config({
+        "defaults": {"env": {"FROM_DEFAULTS": "yes"}},
+        "tasks": [shell_entry(env={"URL": "https://${CTS_USER}:${CTS_PASSWORD}@host/",
+                                   "PLAIN": "$CTS_USER and ${not a reference}", "EMPTY": ""}),
+                  shell_entry(task_id="other")],
+    }))
+
+    assert config.problems == []
+    assert [dict(task.env) for task in config.tasks] == [
+        {"URL": "https://alice:s3cret-value@host/", "PLAIN": "$CTS_USER and ${not a reference}",
+         "EMPTY": ""},
+        {"FROM_DEFAULTS": "yes"},
+    ]
+
+
+def test_env_of_a_task_cannot_be_changed_after_loading(write_config: WriteConfig) -> None:
+    [task] = load_config(write_config([shell_entry(env={"A": "b"})])).tasks
+
+    with pytest.raises(TypeError):
+        task.env["A"] = "c"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("env, message", [
+    pytest.param(["A=b"], "expected an object of strings, found a list", id="list"),
+    pytest.param("A=b", "expected an object of strings, found a string", id="string"),
+    pytest.param(None, "expected an object of strings, found null", id="null"),
+    pytest.param({"PORT": 8080}, '"PORT": expected a string, found a number', id="number"),
+    pytest.param({"ON": True}, '"ON": expected a string, found a boolean', id="boolean"),
+    pytest.param({"KEY": ["s3cret-value"]}, '"KEY": expected a string, found a list',
+                 id="list-value"),
+    pytest.param({"KEY": {"s3cret-value": 1}}, '"KEY": expected a string, found an object',
+                 id="object-value"),
+    pytest.param({"A=B": "s3cret-value"},
+                 '"A=B": a variable name cannot be empty or contain "=" or a NUL character',
+                 id="name-with-equals"),
+    pytest.param({"": "s3cret-value"},
+                 '"": a variable name cannot be empty or contain "=" or a NUL character',
+                 id="empty-name"),
+    pytest.param({"KEY": "s3cret\u0000value"}, '"KEY": a value cannot contain a NUL character',
+                 id="nul-in-value"),
+    pytest.param({"KEY": "${" + UNSET_NAME + "}"},
+                 f'"KEY": ${{{UNSET_NAME}}} is not set in the environment the scheduler was '
+                 "started with", id="unset-reference"),
+])
+@pytest.mark.usefixtures("scheduler_environment")
+def test_invalid_env_is_a_problem_that_never_shows_a_value(
+        write_config: WriteConfig, env: Any, message: str) -> None:
+    path = write_config([shell_entry(env=env)])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [f'{path}: task #1 "backup": env: {message}']
+    assert config.tasks == []
+    assert "s3cret" not in problem_lines(config)[0]
+
+
+@pytest.mark.usefixtures("scheduler_environment")
+def test_every_unset_reference_of_an_env_value_is_reported(write_config: WriteConfig) -> None:
+    path = write_config([shell_entry(env={"URL": "${CTS_USER}:${CTS_LOADER_A}@${CTS_LOADER_B}"})])
+
+    assert problem_lines(load_config(path)) == [
+        f'{path}: task #1 "backup": env: "URL": ${{{name}}} is not set in the environment '
+        "the scheduler was started with" for name in ("CTS_LOADER_A", "CTS_LOADER_B")]
+
+
+def test_relative_cwd_is_resolved_against_the_config_directory(
+        write_config: WriteConfig, tmp_path: Path) -> None:
+    (tmp_path / "work" / "deeper").mkdir(parents=True)
+    config = load_config(write_config([shell_entry(cwd="work/deeper"),
+                                       shell_entry(task_id="abs", cwd=str(tmp_path))]))
+
+    assert config.problems == []
+    assert [task.cwd for task in config.tasks] == [str(tmp_path / "work" / "deeper"),
+                                                   str(tmp_path)]
+
+
+@pytest.mark.parametrize("cwd, message", [
+    pytest.param("missing", 'cwd: no such directory "missing" (resolved to {dir}/missing)',
+                 id="relative"),
+    pytest.param("{dir}/missing", 'cwd: no such directory "{dir}/missing"', id="absolute"),
+    pytest.param("tasks.json", 'cwd: no such directory "tasks.json" (resolved to '
+                 "{dir}/tasks.json)", id="a-file"),
+    pytest.param(5, "cwd: expected a string, found 5", id="number"),
+    pytest.param(None, "cwd: expected a string, found null", id="null"),
+])
+def test_invalid_cwd_is_one_problem(write_config: WriteConfig, tmp_path: Path, cwd: Any,
+                                    message: str) -> None:
+    value = cwd.format(dir=tmp_path) if isinstance(cwd, str) else cwd
+    path = write_config([shell_entry(cwd=value)])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [
+        f'{path}: task #1 "backup": {message.format(dir=tmp_path)}']
+    assert config.tasks == []
+
+
+def test_cwd_on_a_python_task_is_a_problem(write_config: WriteConfig, tmp_path: Path) -> None:
+    path = write_config([python_entry(cwd=str(tmp_path))])
+
+    assert problem_lines(load_config(path)) == [
+        f'{path}: task #1 "backup": cwd: only shell tasks take cwd; this is a python task']
+
+
+def test_cwd_from_defaults_on_a_python_task_says_set_in_defaults(
+        write_config: WriteConfig, tmp_path: Path) -> None:
+    path = write_config({"defaults": {"cwd": str(tmp_path)},
+                         "tasks": [shell_entry(task_id="sh"), python_entry(task_id="py")]})
+
+    config = load_config(path)
+
+    assert task_ids(config) == ["sh"]
+    assert problem_lines(config) == [
+        f'{path}: task #2 "py": cwd: only shell tasks take cwd; this is a python task'
+        " (set in defaults)"]
