@@ -7,6 +7,7 @@ needs to know (a pid, a line) instead of the test guessing how long they take.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -22,10 +23,13 @@ import pytest
 
 from configure_task_scheduler.clock import RealClock
 from configure_task_scheduler.executor import PoolExecutor
-from configure_task_scheduler.task import Run, RunResult, RunStatus, Task, TaskType
+from configure_task_scheduler.loader import load_config
+from configure_task_scheduler.shell import OUTPUT_TAIL_BYTES
+from configure_task_scheduler.task import Run, RunContext, RunResult, RunStatus, Task, TaskType
 from conftest import shell_task, wait_until
 
 EXECUTOR_LOGGER = "configure_task_scheduler.executor"
+SHELL_LOGGER = "configure_task_scheduler.shell"
 # Generous: only reached when something is broken, never on the happy path.
 DEADLINE_SECONDS = 10.0
 
@@ -41,10 +45,11 @@ class RecordingReporter:
         self.finished = threading.Event()
         self.released = threading.Event()
 
-    def run_started(self, run: Run, started_at: object, started_monotonic: float) -> None:
+    def run_started(self, run: Run, started_at: object, started_monotonic: float) -> bool:
         with self._lock:
             self.calls.append(("started", run.task.task_id))
         self.started.set()
+        return True
 
     def run_finished(self, run: Run, result: RunResult) -> None:
         with self._lock:
@@ -97,7 +102,7 @@ def new_run(task: Task) -> Run:
 
 def output_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records
-            if r.name == EXECUTOR_LOGGER and r.levelno == level and " | " in r.getMessage()]
+            if r.name == SHELL_LOGGER and r.levelno == level and " | " in r.getMessage()]
 
 
 def read_pid(pidfile: Path) -> int:
@@ -128,7 +133,7 @@ def process_is_gone(pid: int) -> bool:
 
 def test_shell_string_runs_through_bin_sh(executor: PoolExecutor, reporter: RecordingReporter,
                                           caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, EXECUTOR_LOGGER)
+    caplog.set_level(logging.INFO, SHELL_LOGGER)
     executor.submit(shell_run("sh", 'echo "$0" | tr a-z A-Z'), reporter)
 
     result = reporter.result_of("sh")
@@ -141,7 +146,7 @@ def test_shell_string_runs_through_bin_sh(executor: PoolExecutor, reporter: Reco
 def test_list_entry_point_runs_without_a_shell(executor: PoolExecutor,
                                                reporter: RecordingReporter,
                                                caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, EXECUTOR_LOGGER)
+    caplog.set_level(logging.INFO, SHELL_LOGGER)
     executor.submit(shell_run("argv", ("echo", "$HOME", "a;b", "*")), reporter)
 
     result = reporter.result_of("argv")
@@ -172,7 +177,7 @@ def test_missing_program_in_a_list_entry_point_fails_without_raising(
 def test_output_lines_are_logged_with_the_task_id_stdout_at_info_stderr_at_warning(
         executor: PoolExecutor, reporter: RecordingReporter,
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, EXECUTOR_LOGGER)
+    caplog.set_level(logging.INFO, SHELL_LOGGER)
     command = r"printf 'one\ntwo\n'; printf 'oops\nno newline' >&2; printf 'last'"
     executor.submit(shell_run("out", command), reporter)
 
@@ -186,7 +191,7 @@ def test_output_lines_are_logged_with_the_task_id_stdout_at_info_stderr_at_warni
 def test_last_partial_line_is_logged_when_a_background_process_keeps_the_pipe_open(
         executor: PoolExecutor, reporter: RecordingReporter, tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, EXECUTOR_LOGGER)
+    caplog.set_level(logging.INFO, SHELL_LOGGER)
     pidfile = tmp_path / "leader.pid"
     executor.submit(shell_run("bg", f"echo $$ > {pidfile}; printf 'no newline'; sleep 30 &"),
                     reporter)
@@ -330,3 +335,161 @@ def test_run_submitted_after_shutdown_is_released_without_starting(
 
     assert reporter.calls == [("released", "late")]
     assert caplog.messages == ["task late run 1 not started: the scheduler is stopping"]
+
+
+# -- cwd, context, output tails -----------------------------------------------------
+
+
+def test_shell_command_runs_in_the_task_cwd(executor: PoolExecutor, reporter: RecordingReporter,
+                                            tmp_path: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, SHELL_LOGGER)
+    run = shell_run("where", "pwd -P")
+    executor.submit(replace(run, task=replace(run.task, cwd=str(tmp_path))), reporter)
+
+    assert reporter.result_of("where").status is RunStatus.SUCCEEDED
+    assert output_lines(caplog, logging.INFO) == [f"task where | {tmp_path.resolve()}"]
+
+
+def test_relative_cwd_from_the_config_runs_in_the_config_directory_not_the_current_one(
+        executor: PoolExecutor, reporter: RecordingReporter, tmp_path: Path,
+        write_config: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, SHELL_LOGGER)
+    (tmp_path / "work").mkdir()
+    config = load_config(write_config([{
+        "task_id": "where", "task_type": "shell", "entry_point": "pwd -P",
+        "interval_seconds": 60, "cwd": "work"}]))
+    assert Path.cwd() != tmp_path and config.problems == []
+
+    executor.submit(new_run(config.tasks[0]), reporter)
+
+    assert reporter.result_of("where").status is RunStatus.SUCCEEDED
+    assert output_lines(caplog, logging.INFO) == [f"task where | {(tmp_path / 'work').resolve()}"]
+
+
+def test_missing_cwd_at_run_time_fails_the_run_without_raising(
+        executor: PoolExecutor, reporter: RecordingReporter, tmp_path: Path) -> None:
+    gone = tmp_path / "removed-after-loading"
+    run = shell_run("gone", "true")
+    executor.submit(replace(run, task=replace(run.task, cwd=str(gone))), reporter)
+
+    result = reporter.result_of("gone")
+
+    assert (result.status, result.exit_code) == (RunStatus.FAILED, None)
+    assert result.error == f"[Errno 2] No such file or directory: '{gone}'"
+
+
+def test_env_name_the_os_cannot_pass_fails_the_run_instead_of_leaving_it_running(
+        executor: PoolExecutor, reporter: RecordingReporter) -> None:
+    run = shell_run("bad-env", "true")
+    executor.submit(replace(run, task=replace(run.task, env={"A=B": "value"})), reporter)
+
+    result = reporter.result_of("bad-env")
+
+    assert (result.status, result.error) == (RunStatus.FAILED, "illegal environment variable name")
+    assert reporter.calls == [("started", "bad-env"), ("released", "bad-env"),
+                              ("finished", "bad-env")]
+
+
+def python_run_with(task_id: str, target: Callable[..., Any], run_number: int = 1,
+                    attempt: int = 1, **fields: Any) -> Run:
+    run = python_run(task_id, target)
+    return replace(run, task=replace(run.task, **fields), run_number=run_number,
+                   attempt=attempt)
+
+
+def test_callable_with_a_context_parameter_gets_the_run_context(
+        executor: PoolExecutor, reporter: RecordingReporter) -> None:
+    received: list[tuple[str, RunContext]] = []
+
+    def job(name: str, context: RunContext) -> None:
+        received.append((name, context))
+
+    run = python_run_with("ctx", job, run_number=7, attempt=3, args=("you",),
+                          env={"MODE": "test"})
+    executor.submit(run, reporter)
+
+    result = reporter.result_of("ctx")
+    assert (result.status, result.attempt) == (RunStatus.SUCCEEDED, 3)
+    assert received == [("you", RunContext("ctx", 7, 3, run.planned_at, {"MODE": "test"}))]
+
+
+def test_callable_with_a_keyword_only_context_parameter_gets_the_run_context(
+        executor: PoolExecutor, reporter: RecordingReporter) -> None:
+    received: list[RunContext] = []
+
+    def job(*, context: RunContext) -> None:
+        received.append(context)
+
+    executor.submit(python_run_with("kw", job), reporter)
+
+    assert reporter.result_of("kw").status is RunStatus.SUCCEEDED
+    assert [context.task_id for context in received] == ["kw"]
+
+
+def test_callable_without_a_context_parameter_is_called_with_its_arguments_only(
+        executor: PoolExecutor, reporter: RecordingReporter) -> None:
+    received: list[tuple[str, str]] = []
+
+    def job(name: str, greeting: str = "hello") -> None:
+        received.append((name, greeting))
+
+    executor.submit(python_run_with("plain", job, args=("you",), kwargs={"greeting": "hi"}),
+                    reporter)
+
+    assert reporter.result_of("plain").status is RunStatus.SUCCEEDED
+    assert received == [("you", "hi")]
+
+
+def test_kwargs_catch_all_does_not_receive_context_only_a_parameter_named_context_does(
+        executor: PoolExecutor, reporter: RecordingReporter) -> None:
+    received: list[dict[str, Any]] = []
+
+    def job(**kwargs: Any) -> None:
+        received.append(kwargs)
+
+    executor.submit(python_run_with("catch-all", job, kwargs={"size": 3}), reporter)
+
+    assert reporter.result_of("catch-all").status is RunStatus.SUCCEEDED
+    assert received == [{"size": 3}]
+
+
+def test_star_args_named_context_does_not_receive_context_and_the_call_still_works(
+        executor: PoolExecutor, reporter: RecordingReporter) -> None:
+    received: list[tuple[Any, ...]] = []
+
+    def job(*context: Any) -> None:
+        received.append(context)
+
+    executor.submit(python_run_with("star", job, args=(1, 2)), reporter)
+
+    assert reporter.result_of("star").status is RunStatus.SUCCEEDED
+    assert received == [(1, 2)]
+
+
+def test_output_tails_keep_exactly_the_last_64_kib_of_each_stream(
+        executor: PoolExecutor, reporter: RecordingReporter,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, SHELL_LOGGER)
+    printed = "".join(f"line {number:06d}\n" for number in range(1, 10001))  # 117 KiB
+    command = "seq -f 'line %06g' 1 10000; seq -f 'line %06g' 1 10000 >&2"
+    executor.submit(shell_run("big", command), reporter)
+
+    result = reporter.result_of("big")
+
+    assert OUTPUT_TAIL_BYTES == 65536 and len(printed) > 100 * 1024
+    assert result.stdout_tail == printed[-65536:]
+    assert result.stderr_tail == printed[-65536:]
+    assert result.stdout_tail.startswith("539\nline 004540\n")  # cut inside a line, as printed
+    logged = output_lines(caplog, logging.INFO)
+    assert (len(logged), logged[0], logged[-1]) == (
+        10000, "task big | line 000001", "task big | line 010000")
+
+
+@pytest.mark.filterwarnings("error")  # an unclosed pipe is a ResourceWarning when collected
+def test_shell_run_closes_both_of_its_pipes(executor: PoolExecutor,
+                                            reporter: RecordingReporter) -> None:
+    executor.submit(shell_run("pipes", "echo out; echo err >&2"), reporter)
+
+    assert reporter.result_of("pipes").status is RunStatus.SUCCEEDED
+    gc.collect()
