@@ -12,8 +12,9 @@ O(n)): each task has a generation number, queued events carry the generation
 they were planned for, and an event whose generation is stale is ignored
 when it fires ("lazy cancellation").
 
-Listeners subscribe to `RunEvent`s (run_started, run_finished, run_skipped):
-the seam for history, dashboards and anything else that watches runs.
+What became of each run (in flight, counts, last result, listeners) is
+kept by the `RunBook`; listeners subscribe to its `RunEvent`s (run_started,
+run_finished, run_skipped): the seam for history, dashboards and alerting.
 """
 
 from __future__ import annotations
@@ -22,18 +23,16 @@ import logging
 import random
 import sched
 import threading
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType
 
-from . import planning
+from . import planning, policies
 from .clock import Clock, RealClock
 from .executor import Executor
 from .planning import Now, Slot
 from .registry import Registry
-from .task import (EventKind, Listener, Run, RunEvent, RunResult, RunStatus, Task,
-                   TaskSnapshot, TaskState)
+from .runbook import RunBook, TaskRecord
+from .task import Listener, Run, RunResult, RunStatus, Task, TaskSnapshot, TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +53,7 @@ class _Plan:
     generation: int = 0
     slot: Slot | None = None
     runs_so_far: int = 0
-    in_flight: dict[int, datetime] = field(default_factory=dict)
-    last_result: RunResult | None = None
-    counts: Counter[RunStatus] = field(default_factory=Counter)
+    retry: tuple[Run, RunResult] | None = None
 
 
 class Engine:
@@ -79,7 +76,7 @@ class Engine:
         self._queue = sched.scheduler(self._clock.monotonic, self._clock.sleep)
         self._lock = threading.RLock()
         self._plans: dict[str, _Plan] = {}
-        self._listeners: list[Listener] = []
+        self._book = RunBook()
         self._running = False
         self._stop_requested = False
 
@@ -133,6 +130,7 @@ class Engine:
             The runs that were cut short; each is also logged.
         """
         self.stop()
+        self._cancel_retries()
         cut_short = self._executor.shutdown(timeout_seconds)
         for run in cut_short:
             logger.warning("task %s run %d was cut short by the shutdown",
@@ -158,13 +156,34 @@ class Engine:
         with self._lock:
             task = self._registry.remove(task_id)
             self._plans.pop(task_id, None)
+            self._book.forget(task_id)
         self._clock.wake()
         return task
 
+    def run_now(self, task_id: str) -> bool:
+        """Start a run of the task as soon as possible, outside its schedule.
+
+        The run follows the task's policies (overlap, retries) like any other;
+        the schedule's own next run is not moved. Returns False for an unknown id.
+        """
+        with self._lock:
+            plan = self._plans.get(task_id)
+            task = self._registry.get(task_id)
+            if task is None:
+                return False
+            if plan is None:  # the engine has not started: plan the task first
+                self._plan_first_run(task, self._now())
+            self._queue.enterabs(self._clock.monotonic(), 0, self._on_run_now, (task_id,))
+        self._clock.wake()
+        return True
+
+    def tasks(self) -> list[Task]:
+        """Return the current task definitions, in the order they were added."""
+        return self._registry.tasks()
+
     def subscribe(self, listener: Listener) -> None:
         """Call `listener(event)` for every run event, from the thread where it happens."""
-        with self._lock:
-            self._listeners.append(listener)
+        self._book.subscribe(listener)
 
     def snapshot(self) -> list[TaskSnapshot]:
         """Return a consistent view of every task, in registry order."""
@@ -176,10 +195,9 @@ class Engine:
     def _plan_first_run(self, task: Task, now: Now) -> None:
         previous = self._plans.get(task.task_id)
         plan = _Plan(task)
-        if previous is not None:  # a replaced task keeps its history and runs in flight
+        if previous is not None:  # a replaced task keeps counting its runs
             plan.generation = previous.generation + 1
-            plan.runs_so_far, plan.counts = previous.runs_so_far, previous.counts
-            plan.in_flight, plan.last_result = previous.in_flight, previous.last_result
+            plan.runs_so_far = previous.runs_so_far
         self._plans[task.task_id] = plan
         if task.enabled:
             self._enqueue(plan, planning.first_slot(task, now, self._random), now)
@@ -241,13 +259,35 @@ class Engine:
                 if plan is None or plan.generation != generation:
                     return  # a stale event of a removed or replaced task
                 run = self._take_due_run(plan)
-                skip_reason = self._admit(plan, run)
-            if skip_reason:
-                self._skip(run, skip_reason)
-            else:
-                self._hand_off(run)
+            self._dispatch(plan, run)
         except Exception:
             logger.exception("engine error while handling task %s; the scheduler goes on", task_id)
+
+    def _on_retry_due(self, task_id: str, generation: int, run: Run) -> None:
+        """A retry's wait is over: start its next attempt (the `sched` action for retries)."""
+        try:
+            with self._lock:
+                plan = self._plans.get(task_id)
+                if plan is None or plan.generation != generation or plan.retry is None:
+                    return  # the task was removed or replaced: its retry goes with it
+                plan.retry = None
+            self._dispatch(plan, run)
+        except Exception:
+            logger.exception("engine error while retrying task %s; the scheduler goes on", task_id)
+
+    def _on_run_now(self, task_id: str) -> None:
+        """The `sched` action of `run_now`: an extra run, planned for now."""
+        try:
+            with self._lock:
+                plan = self._plans.get(task_id)
+                if plan is None:
+                    return  # removed in the meantime
+                plan.runs_so_far += 1
+                run = Run(plan.task, plan.runs_so_far, self._clock.wall(), self._clock.monotonic())
+            self._dispatch(plan, run)
+        except Exception:
+            logger.exception("engine error while running task %s now; the scheduler goes on",
+                             task_id)
 
     def _take_due_run(self, plan: _Plan) -> Run:
         assert plan.slot is not None
@@ -256,13 +296,16 @@ class Engine:
         self._plan_next_run(plan, self._now())
         return run
 
-    def _admit(self, plan: _Plan, run: Run) -> str:
-        """Reserve a slot for `run`; return why it must be skipped, or "" if it may start."""
-        if plan.in_flight:
-            since = min(plan.in_flight.values()).astimezone().strftime("%H:%M:%S")
-            return f"previous run still running since {since}"
-        plan.in_flight[run.run_number] = run.planned_at
-        return ""
+    def _dispatch(self, plan: _Plan, run: Run) -> None:
+        """Skip the run if it is too late or too many are in flight, else hand it off."""
+        lateness = self._clock.monotonic() - run.planned_monotonic
+        reason = policies.misfire_reason(run.task, lateness)
+        if reason:
+            self._skip(run, RunStatus.MISSED, reason)
+        elif reason := self._book.reserve(run):
+            self._skip(run, RunStatus.SKIPPED, reason)
+        else:
+            self._hand_off(run)
 
     def _hand_off(self, run: Run) -> None:
         try:
@@ -272,67 +315,82 @@ class Engine:
                              run.task.task_id, run.run_number)
             self.run_released(run)
 
-    def _skip(self, run: Run, reason: str) -> None:
-        logger.warning("task %s run %d skipped: %s", run.task.task_id, run.run_number, reason)
-        with self._lock:
-            plan = self._plans.get(run.task.task_id)
-            if plan is not None:
-                plan.counts[RunStatus.SKIPPED] += 1
-        self._emit(RunEvent(EventKind.RUN_SKIPPED, run, reason=reason))
+    def _skip(self, run: Run, status: RunStatus, reason: str) -> None:
+        """Record a run that ends without running: skipped (overlap) or missed (too late)."""
+        now = self._clock.wall()
+        self._book.skipped(run, RunResult(run.task.task_id, run.run_number, run.planned_at,
+                                          now, now, 0.0, status, error=reason,
+                                          attempt=run.attempt))
 
     # -- reports from the executor (pool threads) -----------------------------
 
-    def run_started(self, run: Run, started_at: datetime, started_monotonic: float) -> None:
-        """Executor callback: a run's code is starting."""
-        with self._lock:
-            plan = self._plans.get(run.task.task_id)
-            if plan is not None and run.run_number in plan.in_flight:
-                plan.in_flight[run.run_number] = started_at
-        logger.info("task %s run %d started (%.3fs after its planned time)",
-                    run.task.task_id, run.run_number,
-                    started_monotonic - run.planned_monotonic)
-        self._emit(RunEvent(EventKind.RUN_STARTED, run))
+    def run_started(self, run: Run, started_at: datetime, started_monotonic: float) -> bool:
+        """Executor callback: a run's code is about to start.
+
+        Returns:
+            False if it must not start: it waited for a worker longer than its
+            misfire grace (it is then recorded as missed).
+        """
+        lateness = started_monotonic - run.planned_monotonic
+        reason = policies.misfire_reason(run.task, lateness)
+        if reason:
+            self._skip(run, RunStatus.MISSED, reason)
+            return False
+        self._book.started(run, started_at, lateness)
+        return True
 
     def run_finished(self, run: Run, result: RunResult) -> None:
-        """Executor callback: a run's result is known."""
+        """Executor callback: a run's result is known; retry it if its task says so."""
+        delay = policies.retry_delay(run.task, result.status, run.attempt)
         with self._lock:
             plan = self._plans.get(run.task.task_id)
-            if plan is not None:
-                plan.counts[result.status] += 1
-                plan.last_result = result
-        _log_result(result)
-        self._emit(RunEvent(EventKind.RUN_FINISHED, run, result=result))
+            if delay is not None and (plan is None or not self._plan_retry(plan, run, result,
+                                                                         delay)):
+                delay = None
+        self._book.finished(run, result, delay)
 
     def run_released(self, run: Run) -> None:
         """Executor callback: a run's thread is free, so it no longer counts as running."""
+        self._book.released(run)
+
+    def _plan_retry(self, plan: _Plan, run: Run, result: RunResult, delay: float) -> bool:
+        """Queue the next attempt of `run`, unless the task's next run would come first."""
+        due = self._clock.monotonic() + delay
+        if plan.slot is not None and due >= plan.slot.monotonic:
+            logger.warning("task %s run %d not retried: its next run is due before the "
+                           "retry would be", run.task.task_id, run.run_number)
+            return False
+        retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
+        plan.retry = (retry, result)
+        self._queue.enterabs(due, 0, self._on_retry_due,
+                             (plan.task.task_id, plan.generation, retry))
+        self._clock.wake()
+        return True
+
+    def _cancel_retries(self) -> None:
+        """At shutdown: a pending retry will not happen; its last attempt's result is final."""
         with self._lock:
-            plan = self._plans.get(run.task.task_id)
-            if plan is not None:
-                plan.in_flight.pop(run.run_number, None)
+            for plan in self._plans.values():
+                if plan.retry is not None:
+                    retry, result = plan.retry
+                    logger.warning("task %s run %d: retry (attempt %d) cancelled by the "
+                                   "shutdown", retry.task.task_id, retry.run_number, retry.attempt)
+                    self._book.count(result)
+                    plan.retry = None
 
     # -- helpers -----------------------------------------------------------------
-
-    def _emit(self, event: RunEvent) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception:
-                logger.exception("listener %r failed on %s of task %s; ignored",
-                                 listener, event.kind.value, event.run.task.task_id)
 
     def _now(self) -> Now:
         return Now(self._clock.monotonic(), self._clock.wall())
 
     def _snapshot(self, task: Task) -> TaskSnapshot:
-        plan = self._plans.get(task.task_id)
+        plan, record = self._plans.get(task.task_id), self._book.record(task.task_id)
         if plan is None:  # not planned yet: the engine has not started
             state = TaskState.SCHEDULED if task.enabled else TaskState.DISABLED
-            return TaskSnapshot(task, state, None, 0, None, MappingProxyType({}))
+            return TaskSnapshot(task, state, None, 0, None, record.counts)
         next_run_at = plan.slot.wall if plan.slot is not None and self._running else None
-        return TaskSnapshot(task, _state_of(plan), next_run_at, len(plan.in_flight),
-                            plan.last_result, MappingProxyType(dict(plan.counts)))
+        return TaskSnapshot(task, _state_of(plan, record), next_run_at, record.running,
+                            record.last_result, record.counts)
 
 
 def _lateness(task: Task, slot: Slot, now: Now) -> float:
@@ -342,16 +400,9 @@ def _lateness(task: Task, slot: Slot, now: Now) -> float:
     return (now.wall - slot.wall).total_seconds()
 
 
-def _state_of(plan: _Plan) -> TaskState:
+def _state_of(plan: _Plan, record: TaskRecord) -> TaskState:
     if not plan.task.enabled:
         return TaskState.DISABLED
-    if plan.in_flight:
+    if record.running:
         return TaskState.RUNNING
     return TaskState.SCHEDULED if plan.slot is not None else TaskState.FINISHED
-
-
-def _log_result(result: RunResult) -> None:
-    detail = f" ({result.error})" if result.error else ""
-    level = logging.INFO if result.status is RunStatus.SUCCEEDED else logging.ERROR
-    logger.log(level, "task %s run %d finished: %s in %.2fs%s", result.task_id,
-               result.run_number, result.status.value, result.duration_seconds, detail)

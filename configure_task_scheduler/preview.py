@@ -99,7 +99,9 @@ class _DryRunExecutor:
     """Executes nothing: every run starts and succeeds at the instant it is handed over."""
 
     def submit(self, run: Run, reporter: RunReporter) -> None:
-        reporter.run_started(run, run.planned_at, run.planned_monotonic)
+        if not reporter.run_started(run, run.planned_at, run.planned_monotonic):
+            reporter.run_released(run)
+            return
         result = RunResult(run.task.task_id, run.run_number, run.planned_at, run.planned_at,
                            run.planned_at, 0.0, RunStatus.SUCCEEDED)
         reporter.run_released(run)

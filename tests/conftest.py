@@ -47,7 +47,9 @@ class RecordingExecutor:
 
     def submit(self, run: Run, reporter: RunReporter) -> None:
         self.submitted.append((run.task.task_id, self.clock.monotonic() - MONOTONIC_START))
-        reporter.run_started(run, self.clock.wall(), self.clock.monotonic())
+        if not reporter.run_started(run, self.clock.wall(), self.clock.monotonic()):
+            reporter.run_released(run)
+            return
         if self.hold:
             self.held.append((run, reporter))
         else:
@@ -68,7 +70,7 @@ class RecordingExecutor:
     def _finish(self, run: Run, reporter: RunReporter) -> None:
         now = self.clock.wall()
         result = RunResult(run.task.task_id, run.run_number, run.planned_at, now, now,
-                           0.0, self.status)
+                           0.0, self.status, attempt=run.attempt)
         reporter.run_released(run)
         reporter.run_finished(run, result)
 

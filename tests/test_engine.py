@@ -102,7 +102,8 @@ def test_runs_missed_while_behind_are_coalesced_into_one(
     # Due at 20 and 30 while stalled until 35: one run at 35, then back on the grid.
     assert executor.times_of("steady") == [10.0, 35.0, 40.0, 50.0, 60.0]
     assert caplog.messages == [
-        "task steady is 15.000s behind: 1 missed run coalesced into this one"]
+        "task steady is 15.000s behind: 1 missed run coalesced into this one",
+        "task steady run 2 started 15.000s late"]
 
 
 def test_coalesced_run_keeps_its_planned_time_and_the_grid(fake_clock: FakeClock) -> None:
@@ -435,3 +436,146 @@ def test_jitter_delays_each_run_without_moving_the_grid(fake_clock: FakeClock) -
 
     # Planned on the grid 60, 120, 180, 240; each start 0.5, 0, 0.999, 0.1 of 30 s later.
     assert executor.times_of("spread") == pytest.approx([75.0, 120.0, 209.97])
+
+
+# -- execution policies: overlap, misfires, retries ---------------------------------
+
+
+class FailingExecutor(RecordingExecutor):
+    """Every attempt fails at once."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock, status=RunStatus.FAILED)
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def attempts(events: list[RunEvent]) -> list[tuple[int, int, str]]:
+    return [(e.run.run_number, e.run.attempt, e.result.status.value)
+            for e in events if e.kind is EventKind.RUN_FINISHED and e.result is not None]
+
+
+def test_max_instances_lets_that_many_runs_overlap_then_skips(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    executor = RecordingExecutor(fake_clock, hold=True)
+    engine = make_engine(fake_clock, executor, shell_task("slow", 10, max_instances=2))
+    skipped: list[RunEvent] = []
+    engine.subscribe(lambda e: skipped.append(e) if e.kind is EventKind.RUN_SKIPPED else None)
+    caplog.set_level(logging.WARNING)
+
+    engine.run(duration_seconds=30)
+
+    assert executor.times_of("slow") == [10.0, 20.0]
+    assert caplog.messages == [
+        "task slow run 3 skipped: 2 runs still running, the oldest since 00:00:10"]
+    assert [(e.run.run_number, e.result.status, e.result.error) for e in skipped
+            if e.result is not None] == [
+        (3, RunStatus.SKIPPED, "2 runs still running, the oldest since 00:00:10")]
+
+
+def test_failed_run_is_retried_with_exponential_backoff_up_to_the_cap(
+        fake_clock: FakeClock) -> None:
+    executor = FailingExecutor(fake_clock)
+    task = shell_task("flaky", 100, retries=3, retry_delay_seconds=1, retry_backoff=2,
+                      retry_max_delay_seconds=3)
+    engine = make_engine(fake_clock, executor, task)
+    events: list[RunEvent] = []
+    engine.subscribe(events.append)
+
+    engine.run(duration_seconds=150)
+
+    # Waits of 1, 2, then 4 capped at 3 seconds: attempts at 100, 101, 103, 106.
+    assert executor.times_of("flaky") == [100.0, 101.0, 103.0, 106.0]
+    assert attempts(events) == [(1, 1, "failed"), (1, 2, "failed"), (1, 3, "failed"),
+                                (1, 4, "failed")]
+    assert dict(engine.snapshot()[0].counts) == {RunStatus.FAILED: 1}
+
+
+def test_retry_that_succeeds_ends_the_run_as_succeeded(fake_clock: FakeClock) -> None:
+    class FailsOnce(RecordingExecutor):
+        def submit(self, run: Run, reporter: object) -> None:
+            self.status = RunStatus.FAILED if run.attempt == 1 else RunStatus.SUCCEEDED
+            super().submit(run, reporter)  # type: ignore[arg-type]
+
+    executor = FailsOnce(fake_clock)
+    engine = make_engine(fake_clock, executor, shell_task("flaky", 100, retries=2))
+    events: list[RunEvent] = []
+    engine.subscribe(events.append)
+
+    engine.run(duration_seconds=150)
+
+    assert attempts(events) == [(1, 1, "failed"), (1, 2, "succeeded")]
+    snapshot, = engine.snapshot()
+    assert dict(snapshot.counts) == {RunStatus.SUCCEEDED: 1}
+    assert snapshot.last_result is not None and snapshot.last_result.attempt == 2
+
+
+def test_retry_that_would_reach_the_next_run_is_not_made(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    executor = FailingExecutor(fake_clock)
+    task = shell_task("flaky", 10, retries=5, retry_delay_seconds=4, retry_backoff=2)
+    engine = make_engine(fake_clock, executor, task)
+    caplog.set_level(logging.WARNING)
+
+    engine.run(duration_seconds=19)
+
+    # Attempt 2 at 14; attempt 3 would wait 8 s until 22, after the run planned at 20.
+    assert executor.times_of("flaky") == [10.0, 14.0]
+    assert warnings(caplog) == [
+        "task flaky run 1 not retried: its next run is due before the retry would be"]
+
+
+def test_shutdown_cancels_a_pending_retry(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    executor = FailingExecutor(fake_clock)
+    engine = make_engine(fake_clock, executor, shell_task("flaky", 100, retries=3))
+    engine.run(duration_seconds=102)
+    caplog.set_level(logging.WARNING)
+    caplog.clear()
+
+    engine.shutdown(timeout_seconds=0)
+    engine.run(duration_seconds=100)  # nothing is left to run, not even the retry
+
+    assert executor.times_of("flaky") == [100.0, 101.0]
+    assert warnings(caplog) == ["task flaky run 1: retry (attempt 3) cancelled by the shutdown"]
+    assert dict(engine.snapshot()[0].counts) == {RunStatus.FAILED: 1}
+
+
+def test_run_later_than_its_misfire_grace_is_missed_not_run(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    executor = SlowFirstRun(fake_clock, stall_seconds=25)
+    engine = make_engine(fake_clock, executor,
+                         shell_task("steady", 10, misfire_grace_seconds=5))
+    skipped: list[RunEvent] = []
+    engine.subscribe(lambda e: skipped.append(e) if e.kind is EventKind.RUN_SKIPPED else None)
+    caplog.set_level(logging.WARNING)
+
+    engine.run(duration_seconds=60)
+
+    assert executor.times_of("steady") == [10.0, 40.0, 50.0, 60.0]
+    assert [(e.run.run_number, e.result.status) for e in skipped if e.result] == [
+        (2, RunStatus.MISSED)]
+    assert caplog.messages[1] == (
+        "task steady run 2 missed: 15.000s late, more than misfire_grace_seconds=5")
+    assert dict(engine.snapshot()[0].counts) == {RunStatus.SUCCEEDED: 4, RunStatus.MISSED: 1}
+
+
+def test_run_waiting_for_a_worker_past_its_grace_is_missed_when_it_would_start(
+        fake_clock: FakeClock) -> None:
+    class BusyPool(RecordingExecutor):
+        """Every run waits 3 s for a free worker (the two runs: 3 s and 6 s late)."""
+
+        def submit(self, run: Run, reporter: object) -> None:
+            self.clock.advance(3)
+            super().submit(run, reporter)  # type: ignore[arg-type]
+
+    executor = BusyPool(fake_clock)
+    engine = make_engine(fake_clock, executor,
+                         shell_task("strict", 10, misfire_grace_seconds=2),
+                         shell_task("lenient", 10, misfire_grace_seconds=10))
+    engine.run(duration_seconds=10)
+
+    counts = {s.task.task_id: dict(s.counts) for s in engine.snapshot()}
+    assert counts == {"strict": {RunStatus.MISSED: 1}, "lenient": {RunStatus.SUCCEEDED: 1}}

@@ -1,0 +1,149 @@
+"""The run book: what has happened to each task's runs, and who wants to know.
+
+The engine decides when runs happen; the run book records what became of
+them: which runs are in flight (so `max_instances` can be enforced), how many
+ended in each final status, the last result, and it logs each run's start and
+end and tells listeners (the seam for history and dashboards). It is
+thread-safe, because pool threads report here, and it knows nothing about
+queues, clocks or schedules.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+
+from . import policies
+from .task import EventKind, Listener, Run, RunEvent, RunResult, RunStatus, log_fields
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Entry:
+    in_flight: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    last_result: RunResult | None = None
+    counts: Counter[RunStatus] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """A read-only view of one task's runs."""
+
+    running: int
+    last_result: RunResult | None
+    counts: Mapping[RunStatus, int]
+
+
+class RunBook:
+    """Run records per task id; a task replaced under the same id keeps its record."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(event)` for every run event, on the thread where it happens."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def reserve(self, run: Run) -> str:
+        """Count `run` as in flight, unless its task has too many: then return why not."""
+        with self._lock:
+            entry = self._entries.setdefault(run.task.task_id, _Entry())
+            reason = policies.overlap_reason(run.task, entry.in_flight.values())
+            if not reason:
+                entry.in_flight[run.run_number, run.attempt] = run.planned_at
+            return reason
+
+    def started(self, run: Run, started_at: datetime, lateness_seconds: float) -> None:
+        """The run's code starts now: log it and tell listeners."""
+        with self._lock:
+            entry = self._entries.get(run.task.task_id)
+            if entry is not None and (run.run_number, run.attempt) in entry.in_flight:
+                entry.in_flight[run.run_number, run.attempt] = started_at
+        _log_start(run, lateness_seconds)
+        self.emit(RunEvent(EventKind.RUN_STARTED, run))
+
+    def released(self, run: Run) -> None:
+        """The run's thread is free: it no longer counts as in flight."""
+        with self._lock:
+            entry = self._entries.get(run.task.task_id)
+            if entry is not None:
+                entry.in_flight.pop((run.run_number, run.attempt), None)
+
+    def finished(self, run: Run, result: RunResult, retry_in: float | None) -> None:
+        """An attempt ended; unless it will be retried, its status is the run's final one."""
+        if retry_in is None:
+            self.count(result)
+        _log_result(run, result, retry_in)
+        self.emit(RunEvent(EventKind.RUN_FINISHED, run, result=result))
+
+    def skipped(self, run: Run, result: RunResult) -> None:
+        """The run ended without running (skipped or missed)."""
+        logger.warning("task %s run %d %s: %s", run.task.task_id, run.run_number,
+                       result.status.value, result.error,
+                       extra=log_fields(run, "run_skipped", result.status))
+        self.count(result, keep_as_last=False)
+        self.emit(RunEvent(EventKind.RUN_SKIPPED, run, result=result, reason=result.error))
+
+    def count(self, result: RunResult, keep_as_last: bool = True) -> None:
+        """Add a final result to its task's counts."""
+        with self._lock:
+            entry = self._entries.setdefault(result.task_id, _Entry())
+            entry.counts[result.status] += 1
+            if keep_as_last:
+                entry.last_result = result
+
+    def forget(self, task_id: str) -> None:
+        """Drop a removed task's record (its runs still in flight report into nothing)."""
+        with self._lock:
+            self._entries.pop(task_id, None)
+
+    def record(self, task_id: str) -> TaskRecord:
+        """Return a consistent view of one task's runs."""
+        with self._lock:
+            entry = self._entries.get(task_id) or _Entry()
+            return TaskRecord(len(entry.in_flight), entry.last_result,
+                              MappingProxyType(dict(entry.counts)))
+
+    def emit(self, event: RunEvent) -> None:
+        """Tell every listener; one that raises is logged and the others still hear."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("listener %r failed on %s of task %s; ignored",
+                                 listener, event.kind.value, event.run.task.task_id)
+
+
+def _log_start(run: Run, lateness: float) -> None:
+    fields = log_fields(run, "run_started")
+    attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
+    if lateness > policies.LATE_WARNING_SECONDS:
+        logger.warning("task %s run %d%s started %.3fs late", run.task.task_id,
+                       run.run_number, attempt, lateness, extra=fields)
+        return
+    logger.info("task %s run %d%s started", run.task.task_id, run.run_number, attempt,
+                extra=fields)
+    logger.debug("task %s run %d started %.3fs after its planned time", run.task.task_id,
+                 run.run_number, lateness, extra=fields)
+
+
+def _log_result(run: Run, result: RunResult, retry_in: float | None) -> None:
+    detail = f" ({result.error})" if result.error else ""
+    attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
+    retry = f"; retry in {retry_in:g}s" if retry_in is not None else ""
+    level = logging.INFO if result.status is RunStatus.SUCCEEDED else logging.ERROR
+    logger.log(level, "task %s run %d%s finished: %s in %.2fs%s%s", result.task_id,
+               result.run_number, attempt, result.status.value, result.duration_seconds,
+               detail, retry, extra=log_fields(run, "run_finished", result.status,
+                                               result.duration_seconds))
