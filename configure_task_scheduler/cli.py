@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 from . import __version__, preview
@@ -24,14 +25,17 @@ from .engine import Engine
 from .errors import ConfigError
 from .executor import PoolExecutor
 from .loader import LoadedConfig, load_config
+from .logs import JsonFormatter, TextFormatter
 from .registry import Registry
+from .safety import insecure_config_reason
 from .schedules import describe_seconds
-from .task import Run, RunResult, RunStatus, Task
+from .task import Run, RunResult, RunStatus, Task, log_fields
 
 logger = logging.getLogger("configure_task_scheduler.cli")
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
 EXAMPLES = """\
 examples:
@@ -39,6 +43,7 @@ examples:
   python main.py --check                             validate the config, list its tasks
   python main.py --run hello                         run one task now, print its result
   python main.py --duration 10 --log-level DEBUG     run for 10 seconds, show queue decisions
+  python main.py --log-format json 2>> tasks.jsonl   log one JSON object per line, for collectors
   python main.py --next 5                            each task's schedule and next 5 runs
   python main.py --simulate 7d                       the runs of the coming week, in a second
 
@@ -70,10 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="treat any problem in the config as fatal (exit 2)")
     parser.add_argument("--max-workers", type=_positive_int, metavar="N",
                         help="runs that may execute at once (default: scheduler.max_workers)")
-    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, metavar="LEVEL",
-                        help="DEBUG, INFO, WARNING or ERROR (default: $LOG_LEVEL, else INFO)")
+    parser.add_argument("--allow-insecure-config", action="store_true",
+                        help="load the config even if it is unsafe, e.g. writable by other "
+                             "users (its commands run with your rights)")
+    add_logging_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --log-level and --log-format to `parser`."""
+    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, metavar="LEVEL",
+                        help="DEBUG, INFO, WARNING or ERROR (default: $LOG_LEVEL, else INFO)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                        help="text: one escaped line per event; json: one JSON object per "
+                             "line with the run's fields (default: %(default)s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,11 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper()
     if level not in LOG_LEVELS:
         parser.error(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
-    configure_logging(level)
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(error, file=sys.stderr)
+    configure_logging(level, args.log_format)
+    config = read_config(args.config, args.allow_insecure_config)
+    if config is None:
         return EXIT_BAD_INPUT
     if args.check:
         return check(config)
@@ -107,11 +121,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(config, args.max_workers or config.settings.max_workers, args.duration)
 
 
-def configure_logging(level: str) -> None:
-    """Log one line per event to stderr."""
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-7s %(message)s",
-                        datefmt="%Y-%m-%d %H:%M:%S")
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Log one line per event to stderr, as escaped text or as JSON (see `logs`).
+
+    Args:
+        level: the lowest level shown, one of `LOG_LEVELS`.
+        log_format: "text" or "json".
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+def read_config(path: str, allow_insecure: bool) -> LoadedConfig | None:
+    """Load the config unless other users could change it; print why not on stderr.
+
+    A missing file is left to the loader, whose message says so.
+
+    Args:
+        path: the config file.
+        allow_insecure: skip the safety check (--allow-insecure-config).
+
+    Returns:
+        The loaded config, or None if it was refused or could not be read.
+    """
+    reason = None if allow_insecure or not Path(path).exists() else insecure_config_reason(path)
+    if reason:
+        print(reason, file=sys.stderr)
+        return None
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return None
 
 
 def check(config: LoadedConfig) -> int:
@@ -181,8 +223,9 @@ class _OneResult:
         self.done = threading.Event()
         self.result: RunResult | None = None
 
-    def run_started(self, run: Run, started_at: object, started_monotonic: float) -> None:
-        logger.info("task %s started", run.task.task_id)
+    def run_started(self, run: Run, started_at: object, started_monotonic: float) -> bool:
+        logger.info("task %s started", run.task.task_id, extra=log_fields(run, "run_started"))
+        return True
 
     def run_finished(self, run: Run, result: RunResult) -> None:
         self.result = result

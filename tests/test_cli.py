@@ -8,6 +8,7 @@ ready for the next step, never for a fixed time.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import selectors
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 
 from configure_task_scheduler import __version__
+from configure_task_scheduler.safety import insecure_config_reason
 from conftest import wait_until
 from test_executor import process_is_gone, read_pid
 
@@ -29,6 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Only reached when something is broken, never on the happy path.
 DEADLINE_SECONDS = 10.0
 LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (DEBUG|INFO|WARNING|ERROR)\s+(.*)")
+RUN_STARTED = re.compile(r"task \S+ run \d+ (\(attempt \d+\) )?started( \d+\.\d+s late)?")
 
 
 def environment() -> dict[str, str]:
@@ -262,6 +265,92 @@ def test_module_entry_point_prints_the_version() -> None:
     assert (completed.returncode, completed.stdout) == (0, f"python main.py {__version__}\n")
 
 
+# -- log formats --------------------------------------------------------------------
+
+
+JSON_KEYS = ["timestamp", "level", "logger", "task_id", "run", "attempt", "event", "status",
+             "duration", "message"]
+JSON_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d")
+
+
+def test_json_log_format_writes_one_json_object_per_stderr_line(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [shell_task_entry("colour", r"printf 'a\nb\033[31m'", 0.2)]})
+
+    completed = run_cli("--log-format", "json", "--duration", "1", "--config", config)
+
+    assert (completed.returncode, completed.stdout) == (0, "")
+    entries = [json.loads(line) for line in completed.stderr.splitlines()]
+    assert [list(entry) for entry in entries] == [JSON_KEYS] * len(entries)
+    assert all(JSON_TIMESTAMP.fullmatch(entry["timestamp"]) for entry in entries)
+    assert entries[0]["message"] == "scheduler started with 1 task (1 enabled)"
+    assert entries[-1]["message"] == "scheduler stopped"
+    output = {entry["message"] for entry in entries if entry["event"] == "output"}
+    assert output == {"task colour | a", "task colour | b\x1b[31m"}
+    finished = next(entry for entry in entries if entry["event"] == "run_finished")
+    assert isinstance(finished.pop("duration"), float)
+    assert re.fullmatch(r"task colour run 1 finished: succeeded in \d\.\d\ds",
+                        finished.pop("message"))
+    assert finished == {"timestamp": finished["timestamp"], "level": "INFO",
+                        "logger": "configure_task_scheduler.runbook", "task_id": "colour",
+                        "run": 1, "attempt": 1, "event": "run_finished", "status": "succeeded"}
+
+
+def test_text_log_shows_a_line_forged_by_a_task_as_one_escaped_line(
+        write_config: Callable[..., Path]) -> None:
+    forger = r"printf 'x\r2026-01-01 00:00:00 INFO    fake\033[2J\n'"
+    config = write_config({"tasks": [shell_task_entry("forge", forger, 60, run_on_start=True)]})
+
+    completed = run_cli("--duration", "0.5", "--config", config)
+
+    assert completed.returncode == 0
+    assert "\x1b" not in completed.stderr
+    forged = [line for line in completed.stderr.splitlines() if "fake" in line]
+    assert len(forged) == 1
+    assert log_messages(forged[0]) == [
+        r"task forge | x\r2026-01-01 00:00:00 INFO    fake\x1b[2J"]
+
+
+# -- config file safety -------------------------------------------------------------
+
+
+# "group-writable" is left out when the file's group is the owner's private group.
+INSECURE_CONFIG_MESSAGE = (
+    r'(?P<path>\S+): refusing a config that other users can change \(owner \S+, mode 0666, '
+    r'(group-writable, )?writable by others\); anyone who can edit it can run commands as '
+    r'you: run "chmod g-w,o-w (?P=path)", or pass --allow-insecure-config for a throwaway setup')
+MODES = {"serve": (), "duration": ("--duration", "5"), "run": ("--run", "ok"),
+         "check": ("--check",), "next": ("--next", "1"), "simulate": ("--simulate", "1h")}
+
+
+@pytest.fixture
+def group_writable_config(write_config: Callable[..., Path]) -> Path:
+    """A valid config that group and others may write to (chmod works even as root)."""
+    config = write_config({"tasks": [shell_task_entry("ok", "echo ran", 60)]})
+    config.chmod(0o666)
+    return config
+
+
+@pytest.mark.parametrize("mode", MODES.values(), ids=MODES.keys())
+def test_a_group_writable_config_is_refused_in_every_mode_with_one_line(
+        group_writable_config: Path, mode: tuple[str, ...]) -> None:
+    completed = run_cli(*mode, "--config", group_writable_config,
+                        timeout_seconds=DEADLINE_SECONDS)
+
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == f"{insecure_config_reason(str(group_writable_config))}\n"
+    message = re.fullmatch(INSECURE_CONFIG_MESSAGE, completed.stderr.rstrip("\n"))
+    assert message is not None and message["path"] == str(group_writable_config)
+
+
+def test_allow_insecure_config_loads_a_group_writable_config(group_writable_config: Path) -> None:
+    completed = run_cli("--allow-insecure-config", "--run", "ok",
+                        "--config", group_writable_config)
+
+    assert completed.returncode == 0
+    assert re.fullmatch(r"task ok: succeeded in \d+\.\d\ds\n", completed.stdout)
+
+
 # -- signals ------------------------------------------------------------------------
 
 
@@ -271,7 +360,7 @@ def test_sigterm_lets_the_run_in_flight_finish_then_exits_0(
     config = write_config({"tasks": [
         shell_task_entry("slow", "sleep 0.5; echo done", 0.1, run_on_start=True)]})
     scheduler = start_scheduler(config)
-    scheduler.wait_for_log(r"task slow run 1 started \(.*\)")
+    scheduler.wait_for_log(r"task slow run 1 started")
 
     scheduler.send(signal.SIGTERM)
 
@@ -279,7 +368,7 @@ def test_sigterm_lets_the_run_in_flight_finish_then_exits_0(
     messages = scheduler.messages
     received = messages.index("received SIGTERM: no new runs will start")
     assert messages.index("task slow | done") > received
-    assert [m for m in messages[received:] if " started (" in m] == []
+    assert [m for m in messages[received:] if RUN_STARTED.fullmatch(m)] == []
     assert any(re.fullmatch(r"task slow run 1 finished: succeeded in 0\.\d\ds", m)
                for m in messages)
     assert messages[-1] == "scheduler stopped"
