@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import logging
+import queue
 import subprocess
 import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -61,7 +62,12 @@ class Executor(Protocol):
 
 
 class PoolExecutor:
-    """Runs each `Run` on a `ThreadPoolExecutor`.
+    """Runs each `Run` on one of up to `max_workers` threads.
+
+    The hand-off is a `queue.SimpleQueue`: `submit` puts the run and wakes one
+    idle worker; a new worker thread starts only when none is idle. (This is
+    `ThreadPoolExecutor`'s design without the per-run `Future`, which the
+    engine has no use for: it learns about a run through its `RunReporter`.)
 
     Args:
         max_workers: how many runs may execute at the same time.
@@ -70,43 +76,95 @@ class PoolExecutor:
 
     def __init__(self, max_workers: int = 4, clock: Clock | None = None) -> None:
         self._clock = clock or RealClock()
-        self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="task-worker")
+        self._max_workers = max_workers
+        self._jobs: queue.SimpleQueue[tuple[int, Run, RunReporter] | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)  # one permit per worker waiting for a job
         self._lock = threading.Lock()
-        self._in_flight: dict[Future[None], Run] = {}
+        self._all_done = threading.Condition(self._lock)
+        self._outstanding: dict[int, Run] = {}  # queued or running, by job number
+        self._job_numbers = itertools.count()
+        self._workers: list[threading.Thread] = []
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
+        self._closed = False
 
     def submit(self, run: Run, reporter: RunReporter) -> None:
-        """Queue `run` for a pool thread."""
-        try:
-            future = self._pool.submit(self._execute, run, reporter)
-        except RuntimeError:  # the pool is shut down: the scheduler is stopping
+        """Queue `run` for a worker thread."""
+        number = next(self._job_numbers)
+        with self._lock:
+            if self._closed:  # the scheduler is stopping
+                closed = True
+            else:
+                closed = False
+                self._outstanding[number] = run
+        if closed:
             release_unstarted(run, reporter)
             return
-        with self._lock:
-            self._in_flight[future] = run
-        future.add_done_callback(lambda done: self._forget(done, reporter))
+        self._jobs.put((number, run, reporter))
+        if not self._idle.acquire(blocking=False):
+            self._add_worker()
 
     def shutdown(self, timeout_seconds: float) -> list[Run]:
         """Stop taking runs, wait for those in flight, then terminate what is left."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
-            futures = list(self._in_flight)
-        _, not_done = wait(futures, timeout=timeout_seconds)
+            self._closed = True
+        self._release_queued()
+        cut_short = self._wait_for_runs(timeout_seconds)
         with self._lock:
-            cut_short = [self._in_flight[f] for f in not_done if f in self._in_flight]
             processes = list(self._processes.values())
         for process in processes:
             terminate_group(process, KILL_GRACE_SECONDS)
-        _, still_running = wait(not_done, timeout=KILL_GRACE_SECONDS + DRAIN_SECONDS + 1)
+        still_running = self._wait_for_runs(KILL_GRACE_SECONDS + DRAIN_SECONDS + 1)
+        for _ in self._workers:
+            self._jobs.put(None)
         if not still_running:  # only callables that never return could keep a thread
-            self._pool.shutdown(wait=True)
+            for worker in self._workers:
+                worker.join()
         return cut_short
 
-    def _forget(self, future: Future[None], reporter: RunReporter) -> None:
+    def _add_worker(self) -> None:
         with self._lock:
-            run = self._in_flight.pop(future, None)
-        if run is not None and future.cancelled():  # still queued when shutdown began
-            release_unstarted(run, reporter)
+            if len(self._workers) >= self._max_workers:
+                return  # every worker is busy: the job waits in the queue
+            worker = threading.Thread(target=self._work, daemon=False,
+                                      name=f"task-worker-{len(self._workers)}")
+            self._workers.append(worker)
+        worker.start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            number, run, reporter = job
+            try:
+                if self._closed:  # taken from the queue as the shutdown began
+                    release_unstarted(run, reporter)
+                else:
+                    self._execute(run, reporter)
+            except Exception:  # a bug here must not cost the pool a worker
+                logger.exception("task %s run %d: executor error", run.task.task_id,
+                                 run.run_number)
+            with self._lock:
+                self._outstanding.pop(number, None)
+                if not self._outstanding:
+                    self._all_done.notify_all()
+            self._idle.release()
+
+    def _release_queued(self) -> None:
+        """Runs still waiting for a worker at shutdown never start."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is not None:
+                number, run, reporter = job
+                with self._lock:
+                    self._outstanding.pop(number, None)
+                release_unstarted(run, reporter)
+
+    def _wait_for_runs(self, seconds: float) -> list[Run]:
+        """Wait until no run is outstanding, or `seconds`; return those still running."""
+        with self._all_done:
+            self._all_done.wait_for(lambda: not self._outstanding, timeout=seconds)
+            return list(self._outstanding.values())
 
     def _execute(self, run: Run, reporter: RunReporter) -> None:
         started_at, started = self._clock.wall(), self._clock.monotonic()
