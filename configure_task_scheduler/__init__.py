@@ -21,6 +21,8 @@ from .errors import ConfigError, Problem, ScheduleError
 from .executor import Executor, PoolExecutor, RunReporter
 from .loader import LoadedConfig, SchedulerSettings, load_config
 from .registry import Registry
+from .reload import ReloadSummary
+from .scheduler import Scheduler
 from .schedules import IntervalSchedule, OneShotSchedule
 from .task import (EventKind, Run, RunEvent, RunResult, RunStatus, Task, TaskSnapshot,
                    TaskState, TaskType)
@@ -28,10 +30,11 @@ from .task import (EventKind, Run, RunEvent, RunResult, RunStatus, Task, TaskSna
 __version__ = "0.1.0"
 
 __all__ = [
-    "Clock", "ConfigError", "CronSchedule", "Engine", "EventKind", "Executor", "FakeClock", "IntervalSchedule",
-    "LoadedConfig", "OneShotSchedule", "PoolExecutor", "Problem", "RealClock", "Registry", "Run", "RunEvent",
-    "RunReporter", "RunResult", "RunStatus", "ScheduleError", "SchedulerSettings", "Task",
-    "TaskSnapshot", "TaskState", "TaskType", "load_config", "__version__",
+    "Clock", "ConfigError", "CronSchedule", "Engine", "EventKind", "Executor", "FakeClock",
+    "IntervalSchedule", "LoadedConfig", "OneShotSchedule", "PoolExecutor", "Problem",
+    "RealClock", "Registry", "ReloadSummary", "Run", "RunEvent", "RunReporter", "RunResult",
+    "RunStatus", "ScheduleError", "Scheduler", "SchedulerSettings", "Task", "TaskSnapshot",
+    "TaskState", "TaskType", "load_config", "__version__",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -58,10 +58,14 @@ def kind_of(value: Any) -> str:
 
 
 def task_place(position: int, task_id: Any) -> str:
-    """Name a task in a message: 'task #3 "backup"', or 'task #3' without a usable id."""
+    """Name a task in a message: 'task #3 "backup"', or 'task #3' without a usable id.
+
+    Position 0 means the task came from the library API: 'task "backup"'.
+    """
+    number = f" #{position}" if position else ""
     if isinstance(task_id, str) and task_id:
-        return f"task #{position} {json.dumps(task_id)}"
-    return f"task #{position}"
+        return f"task{number} {json.dumps(task_id)}"
+    return f"task{number}"
 
 
 def unknown_keys(mapping: dict[str, Any], known: Iterable[str], file: str,
@@ -194,6 +198,8 @@ def _task_id(value: Any) -> str | None:
 def _python_entry_point(value: Any) -> str | None:
     if isinstance(value, str) and _ENTRY_POINT.fullmatch(value):
         return None
+    if callable(value):  # handed over by the library API
+        return None
     return '"package.module:function" or "package.module.function"'
 
 
@@ -236,3 +242,8 @@ BOOLEAN: Check = _boolean
 LIST: Check = _list
 OBJECT: Check = _object
 ANYTHING: Check = _anything
+TASK_TYPE: Check = one_of("python", "shell")
+NON_NEGATIVE: Check = number_at_least(0)
+AT_LEAST_ONE: Check = number_at_least(1)
+COUNT_FROM_ZERO: Check = integer_at_least(0)
+COUNT_FROM_ONE: Check = integer_at_least(1)

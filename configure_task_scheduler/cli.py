@@ -21,13 +21,12 @@ from types import FrameType
 
 from . import __version__, preview
 from .clock import RealClock
-from .engine import Engine
 from .errors import ConfigError
 from .executor import PoolExecutor
 from .loader import LoadedConfig, load_config
 from .logs import JsonFormatter, TextFormatter
-from .registry import Registry
 from .safety import insecure_config_reason
+from .scheduler import Scheduler
 from .schedules import describe_seconds
 from .task import Run, RunResult, RunStatus, Task, log_fields
 
@@ -118,7 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     if args.simulate:
         return simulate(config, args.simulate, show_decisions=level == "DEBUG")
-    return serve(config, args.max_workers or config.settings.max_workers, args.duration)
+    check_file = None if args.allow_insecure_config else insecure_config_reason
+    return serve(config, args.max_workers or config.settings.max_workers, args.duration,
+                 check_file)
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:
@@ -249,23 +250,17 @@ def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool
     return EXIT_OK
 
 
-def serve(config: LoadedConfig, max_workers: int, duration: float | None) -> int:
-    """Run the scheduler until a signal (or for `duration` seconds); return 0."""
-    executor = PoolExecutor(max_workers=max_workers)
-    engine = Engine(Registry(config.tasks), executor)
-    install_signal_handlers(engine)
-    timeout = config.settings.shutdown_timeout_seconds
-    run_awake_to_signals(lambda: run_then_shut_down(engine, duration, timeout))
-    logger.info("scheduler stopped")
+def serve(config: LoadedConfig, max_workers: int, duration: float | None,
+          check_file: Callable[[str], str | None] | None) -> int:
+    """Run the scheduler until a signal (or for `duration` seconds); return 0.
+
+    SIGHUP (or a change to the file) reloads the config without a restart.
+    """
+    scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file)
+    install_signal_handlers(scheduler)
+    run_awake_to_signals(lambda: scheduler.run_forever(duration))
     _exit_now_if_threads_are_stuck(EXIT_OK)
     return EXIT_OK
-
-
-def run_then_shut_down(engine: Engine, duration: float | None, timeout: float) -> None:
-    """Run the engine until stopped, then give runs in flight `timeout` seconds."""
-    engine.run(duration)
-    logger.info("scheduler stopping: waiting up to %gs for runs in flight", timeout)
-    engine.shutdown(timeout)
 
 
 def run_awake_to_signals(work: Callable[[], None]) -> None:
@@ -306,11 +301,11 @@ def run_awake_to_signals(work: Callable[[], None]) -> None:
         raise failures[0]
 
 
-def install_signal_handlers(engine: Engine) -> None:
-    """SIGINT/SIGTERM stop the engine gracefully; a second SIGINT exits at once."""
+def install_signal_handlers(scheduler: Scheduler) -> None:
+    """SIGINT/SIGTERM stop gracefully (a second SIGINT exits at once); SIGHUP reloads."""
     received: list[int] = []
 
-    def handle(signum: int, frame: FrameType | None) -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if received and signum == signal.SIGINT:
             logger.warning("second SIGINT: exiting at once")
@@ -318,10 +313,15 @@ def install_signal_handlers(engine: Engine) -> None:
             os._exit(128 + signum)
         received.append(signum)
         logger.info("received %s: no new runs will start", name)
-        engine.stop()
+        scheduler.stop()
 
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
+    def reload(signum: int, frame: FrameType | None) -> None:
+        logger.info("received SIGHUP: reloading the config")
+        scheduler.request_reload()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, reload)
 
 
 def _exit_now_if_threads_are_stuck(status: int) -> None:

@@ -9,6 +9,7 @@ It never schedules, sleeps or logs.
 
 from __future__ import annotations
 
+import functools
 import os
 import zoneinfo
 from datetime import MAXYEAR, datetime, time, timedelta, timezone, tzinfo
@@ -104,19 +105,26 @@ def local_timezone() -> tzinfo:
     """Return this machine's time zone, with its daylight-saving rules where they can be found.
 
     Tries the TZ variable, then /etc/localtime (a symlink names the zone; a copied
-    file is read as is), then falls back to today's fixed UTC offset.
+    file is read as is), then falls back to today's fixed UTC offset. It is read
+    once per TZ value (it is asked for every task): a scheduler started before
+    the machine's zone file changes keeps the old zone until restarted.
 
     Returns:
         A ZoneInfo when the zone can be identified, else a fixed-offset timezone.
     """
-    key = os.environ.get("TZ", "").removeprefix(":")
+    return _local_timezone(os.environ.get("TZ", ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _local_timezone(tz_variable: str) -> tzinfo:
+    key = tz_variable.removeprefix(":")
     if not key and os.path.islink("/etc/localtime"):
         key = os.path.realpath("/etc/localtime")
     try:  # "/usr/share/zoneinfo/Europe/Berlin" -> "Europe/Berlin"
         return zoneinfo.ZoneInfo(key.partition("zoneinfo/")[2] or key)
     except (KeyError, ValueError, OSError):  # unset, a POSIX rule like "CET-1CEST", or unknown
         pass
-    if not os.environ.get("TZ") and os.path.isfile("/etc/localtime"):
+    if not tz_variable and os.path.isfile("/etc/localtime"):
         try:
             with open("/etc/localtime", "rb") as file:
                 return zoneinfo.ZoneInfo.from_file(file)

@@ -8,8 +8,9 @@ running. The engine never runs task code and never sleeps on its own: it
 waits on the clock, which other threads can wake.
 
 Removing or replacing a task does not search the queue (`sched.cancel` is
-O(n)): each task has a generation number, queued events carry the generation
-they were planned for, and an event whose generation is stale is ignored
+O(n)): each plan has a generation number, unique in the engine, queued events
+carry the generation they were planned for, and an event whose generation is
+not its task's current one is ignored
 when it fires ("lazy cancellation").
 
 What became of each run (in flight, counts, last result, listeners) is
@@ -19,6 +20,7 @@ run_finished, run_skipped): the seam for history, dashboards and alerting.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import sched
@@ -73,9 +75,15 @@ class Engine:
         self._clock = clock or RealClock()
         self._random = random
         self._last_reading: Now | None = None
-        self._queue = sched.scheduler(self._clock.monotonic, self._clock.sleep)
+        # The queue reads the time of the current pass, not the clock: a pass runs
+        # the events due when it began, so a task whose next run comes due while
+        # the pass is busy waits for the next pass, and an overloaded engine still
+        # gets back to its loop (stop, duration, clock jumps) between passes.
+        self._pass_time = self._clock.monotonic()
+        self._queue = sched.scheduler(lambda: self._pass_time, self._clock.sleep)
         self._lock = threading.RLock()
         self._plans: dict[str, _Plan] = {}
+        self._generations = itertools.count(1)
         self._book = RunBook()
         self._running = False
         self._stop_requested = False
@@ -109,11 +117,13 @@ class Engine:
     def _loop(self, end: float | None) -> None:
         while not self._stop_requested:
             self._notice_clock_jump()
-            delay = self._queue.run(blocking=False)  # runs every due event
+            self._pass_time = self._clock.monotonic()
+            delay = self._queue.run(blocking=False)  # runs the events due by _pass_time
             now = self._clock.monotonic()
             if end is not None and now >= end:
                 return
-            wait = MAX_WAIT_SECONDS if delay is None else min(delay, MAX_WAIT_SECONDS)
+            wait = MAX_WAIT_SECONDS if delay is None else \
+                min(delay - (now - self._pass_time), MAX_WAIT_SECONDS)
             if end is not None:
                 wait = min(wait, end - now)
             self._clock.sleep(max(wait, 0.0))
@@ -177,6 +187,10 @@ class Engine:
         self._clock.wake()
         return True
 
+    def task(self, task_id: str) -> Task | None:
+        """Return the task with this id, or None."""
+        return self._registry.get(task_id)
+
     def tasks(self) -> list[Task]:
         """Return the current task definitions, in the order they were added."""
         return self._registry.tasks()
@@ -194,13 +208,16 @@ class Engine:
 
     def _plan_first_run(self, task: Task, now: Now) -> None:
         previous = self._plans.get(task.task_id)
-        plan = _Plan(task)
+        # Unique across ids and removals: a task removed and added again must
+        # not match the events its earlier self left in the queue.
+        plan = _Plan(task, generation=next(self._generations))
         if previous is not None:  # a replaced task keeps counting its runs
-            plan.generation = previous.generation + 1
             plan.runs_so_far = previous.runs_so_far
+            self._drop_retry(previous, "a change to the task")
         self._plans[task.task_id] = plan
         if task.enabled:
-            self._enqueue(plan, planning.first_slot(task, now, self._random), now)
+            slot = planning.first_slot(task, now, self._random, starting=previous is None)
+            self._enqueue(plan, slot, now)
 
     def _plan_next_run(self, plan: _Plan, now: Now) -> None:
         assert plan.slot is not None
@@ -242,7 +259,7 @@ class Engine:
         with self._lock:
             for plan in self._plans.values():
                 if plan.slot is not None and not plan.task.schedule.on_monotonic_clock:
-                    plan.generation += 1
+                    plan.generation = next(self._generations)
                     self._enqueue(plan, planning.moved_slot(plan.slot, now), now)
 
     # -- a run is due ------------------------------------------------------------
@@ -371,12 +388,15 @@ class Engine:
         """At shutdown: a pending retry will not happen; its last attempt's result is final."""
         with self._lock:
             for plan in self._plans.values():
-                if plan.retry is not None:
-                    retry, result = plan.retry
-                    logger.warning("task %s run %d: retry (attempt %d) cancelled by the "
-                                   "shutdown", retry.task.task_id, retry.run_number, retry.attempt)
-                    self._book.count(result)
-                    plan.retry = None
+                self._drop_retry(plan, "the shutdown")
+
+    def _drop_retry(self, plan: _Plan, cause: str) -> None:
+        if plan.retry is not None:
+            retry, result = plan.retry
+            logger.warning("task %s run %d: retry (attempt %d) cancelled by %s",
+                           retry.task.task_id, retry.run_number, retry.attempt, cause)
+            self._book.count(result)
+            plan.retry = None
 
     # -- helpers -----------------------------------------------------------------
 

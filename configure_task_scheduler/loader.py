@@ -10,13 +10,10 @@ It never coerces a value: "10" is not a number and "false" is not a boolean.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -27,6 +24,7 @@ from . import checks
 from .checks import FieldReader
 from .errors import ConfigError, Problem, ScheduleError
 from .cron import CronSchedule, resolve_timezone
+from .entry_points import describe_callable, import_entry_point, import_path
 from .schedules import IntervalSchedule, OneShotSchedule, Schedule
 from .task import EMPTY_KWARGS, Task, TaskType
 
@@ -67,6 +65,8 @@ SCHEDULER_FIELDS: dict[str, str] = {
     "max_workers": "how many runs may execute at once (default 4)",
     "shutdown_timeout_seconds": "how long a shutdown waits for runs in flight (default 10)",
     "timezone": "default IANA time zone of the tasks (default: the machine's zone)",
+    "reload_interval_seconds": "how often to look for changes to the config file "
+                               "(default 2; 0: only on SIGHUP)",
 }
 
 TOP_LEVEL_FIELDS = ("scheduler", "defaults", "tasks", "$schema")
@@ -79,6 +79,7 @@ class SchedulerSettings:
     max_workers: int = 4
     shutdown_timeout_seconds: float = 10.0
     timezone: tzinfo | None = None
+    reload_interval_seconds: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +91,15 @@ class LoadedConfig:
         settings: the `scheduler` section.
         tasks: every valid task (disabled ones included), in file order.
         problems: every problem with a task; those tasks are not in `tasks`.
+        rejected_ids: the ids of the tasks left out because of a problem (a
+            reload keeps the running version of such a task).
     """
 
     path: str
     settings: SchedulerSettings
     tasks: list[Task] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    rejected_ids: set[str] = field(default_factory=set)
 
 
 def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
@@ -188,7 +192,7 @@ def build_config(document: Any, file: str, search_dirs: list[str] | None = None)
     if problems + default_problems:
         raise ConfigError(problems + default_problems)
     config = LoadedConfig(file, settings)
-    with _import_path((search_dirs or []) + [os.getcwd()]):
+    with import_path((search_dirs or []) + [os.getcwd()]):
         _read_tasks(document["tasks"], defaults, config)
     return config
 
@@ -216,6 +220,8 @@ def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Prob
         shutdown_timeout_seconds=reader.read(
             "shutdown_timeout_seconds", checks.number_at_least(0), 10.0),
         timezone=_read_timezone(reader, None),
+        reload_interval_seconds=reader.read(
+            "reload_interval_seconds", checks.number_at_least(0), 2.0),
     )
     return settings, reader.problems
 
@@ -246,6 +252,8 @@ def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConf
             first_position[task_id] = position
         if task is not None:
             config.tasks.append(task)
+        elif task_id is not None:
+            config.rejected_ids.add(task_id)
         config.problems.extend(problems)
 
 
@@ -304,10 +312,10 @@ def _read_compact_task(entry: dict[str, Any], position: int, file: str,
 
 def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None:
     task_id = reader.read("task_id", checks.TASK_ID)
-    task_type = reader.read("task_type", checks.one_of("python", "shell"))
-    entry_point = _read_entry_point(reader, task_type)
+    task_type = reader.read("task_type", checks.TASK_TYPE)
+    entry_point, target = _read_entry_point(reader, task_type)
     schedule = _read_schedule(reader, _read_timezone(reader, default_zone))
-    task = Task(
+    return Task(
         task_id=task_id or "", task_type=TaskType(task_type or "shell"),
         entry_point=entry_point or "", schedule=schedule or IntervalSchedule(1),
         task_name=reader.read("task_name", checks.STRING, task_id or ""),
@@ -315,23 +323,36 @@ def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None
         enabled=reader.read("enabled", checks.BOOLEAN, True),
         run_on_start=reader.read("run_on_start", checks.BOOLEAN, False),
         timeout_seconds=reader.read("timeout_seconds", checks.POSITIVE_OR_NULL, None),
-        jitter_seconds=reader.read("jitter_seconds", checks.number_at_least(0), 0.0),
+        jitter_seconds=reader.read("jitter_seconds", checks.NON_NEGATIVE, 0.0),
+        target=target,
         **_read_arguments(reader, task_type),
         **_read_policies(reader),
         **_read_environment(reader, task_type),
     )
-    if task_type == "python" and entry_point:
-        task = _resolve_target(reader, task)
-    return task
 
 
-def _read_entry_point(reader: FieldReader, task_type: str | None) -> Any:
+def _read_entry_point(reader: FieldReader, task_type: str | None) -> tuple[Any, Any]:
+    """Return the entry point and, for a python task, its imported function."""
     if task_type == "python":
-        return reader.read("entry_point", checks.PYTHON_ENTRY_POINT)
+        value = reader.read("entry_point", checks.PYTHON_ENTRY_POINT)
+        return _import_target(reader, value)
     if task_type == "shell":
         value = reader.read("entry_point", checks.SHELL_COMMAND)
-        return tuple(value) if isinstance(value, list) else value
-    return reader.read("entry_point", checks.ANYTHING)
+        return (tuple(value) if isinstance(value, list) else value), None
+    return reader.read("entry_point", checks.ANYTHING), None
+
+
+def _import_target(reader: FieldReader, entry_point: Any) -> tuple[Any, Any]:
+    """Import a python task's function (or take the one the API handed over)."""
+    if callable(entry_point):  # from the library API: already a function
+        return describe_callable(entry_point), entry_point
+    if entry_point is None:
+        return None, None
+    try:
+        return entry_point, import_entry_point(entry_point)
+    except ImportError as error:
+        reader.problem("entry_point", str(error))
+        return entry_point, None
 
 
 def _read_arguments(reader: FieldReader, task_type: str | None) -> dict[str, Any]:
@@ -350,13 +371,13 @@ def _read_arguments(reader: FieldReader, task_type: str | None) -> dict[str, Any
 
 def _read_policies(reader: FieldReader) -> dict[str, Any]:
     """The execution policies: overlap, retries, misfires (defaults as in `Task`)."""
-    read, at_least = reader.read, checks.number_at_least
+    read = reader.read
     return {
-        "max_instances": read("max_instances", checks.integer_at_least(1), 1),
-        "retries": read("retries", checks.integer_at_least(0), 0),
-        "retry_delay_seconds": read("retry_delay_seconds", at_least(0), 1.0),
-        "retry_backoff": read("retry_backoff", at_least(1), 2.0),
-        "retry_max_delay_seconds": read("retry_max_delay_seconds", at_least(0), 300.0),
+        "max_instances": read("max_instances", checks.COUNT_FROM_ONE, 1),
+        "retries": read("retries", checks.COUNT_FROM_ZERO, 0),
+        "retry_delay_seconds": read("retry_delay_seconds", checks.NON_NEGATIVE, 1.0),
+        "retry_backoff": read("retry_backoff", checks.AT_LEAST_ONE, 2.0),
+        "retry_max_delay_seconds": read("retry_max_delay_seconds", checks.NON_NEGATIVE, 300.0),
         "misfire_grace_seconds": read("misfire_grace_seconds", checks.NON_NEGATIVE_OR_NULL, None),
     }
 
@@ -458,56 +479,3 @@ def _read_timezone(reader: FieldReader, default: tzinfo | None) -> tzinfo | None
     except ScheduleError as error:
         reader.problem("timezone", str(error).removeprefix("timezone: "))
         return default
-
-
-def _resolve_target(reader: FieldReader, task: Task) -> Task:
-    assert isinstance(task.entry_point, str)
-    try:
-        target = import_entry_point(task.entry_point)
-    except ImportError as error:
-        reader.problem("entry_point", str(error))
-        return task
-    return _replace_target(task, target)
-
-
-def _replace_target(task: Task, target: Callable[..., Any]) -> Task:
-    from dataclasses import replace
-    return replace(task, target=target)
-
-
-def import_entry_point(entry_point: str) -> Callable[..., Any]:
-    """Import "package.module:function" (or "package.module.function").
-
-    Raises:
-        ImportError: with a one-line message naming the module or attribute that failed.
-    """
-    module_name, _, attribute_path = entry_point.rpartition(":")
-    if not module_name:
-        module_name, _, attribute_path = entry_point.rpartition(".")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except Exception as error:  # any exception from the module's own top-level code
-        raise ImportError(f'cannot import module "{module_name}": '
-                          f"{type(error).__name__}: {error}") from None
-    for attribute in attribute_path.split("."):
-        if not hasattr(target, attribute):
-            raise ImportError(f'module "{module_name}" has no attribute "{attribute_path}"')
-        target = getattr(target, attribute)
-    if not callable(target):
-        raise ImportError(f'"{entry_point}" is not callable')
-    return target  # type: ignore[no-any-return]
-
-
-@contextmanager
-def _import_path(directories: list[str]) -> Iterator[None]:
-    """Let entry points be imported from these directories, without leaving them on sys.path."""
-    added = [d for d in dict.fromkeys(directories) if d not in sys.path]
-    sys.path[:0] = added
-    # A module written since the last import may be hidden by the finders' directory caches.
-    importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        for directory in added:
-            if directory in sys.path:
-                sys.path.remove(directory)

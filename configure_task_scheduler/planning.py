@@ -50,10 +50,14 @@ class Slot:
 Random = Callable[[], float]
 
 
-def first_slot(task: Task, now: Now, random: Random) -> Slot | None:
-    """Plan a task's first run, `now` being when the scheduler (or the task) starts."""
+def first_slot(task: Task, now: Now, random: Random, starting: bool = True) -> Slot | None:
+    """Plan a task's first run, `now` being when the scheduler (or the task) starts.
+
+    `starting` is False when a task is re-planned (changed by a reload, resumed):
+    `run_on_start` and `@reboot` then do not run it again.
+    """
     schedule = task.schedule
-    if task.run_on_start or getattr(schedule, "is_reboot", False):
+    if starting and (task.run_on_start or getattr(schedule, "is_reboot", False)):
         return Slot(now.monotonic, now.wall, now.wall, anchor=now.monotonic, index=0)
     if isinstance(schedule, IntervalSchedule) and schedule.on_monotonic_clock:
         return _grid_slot(task, schedule, now.monotonic, 1, now, random)

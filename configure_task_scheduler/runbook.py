@@ -126,9 +126,12 @@ class RunBook:
 
 
 def _log_start(run: Run, lateness: float) -> None:
+    level = logging.WARNING if lateness > policies.LATE_WARNING_SECONDS else logging.INFO
+    if not logger.isEnabledFor(level):
+        return  # a library user who logs nothing pays nothing per run
     fields = log_fields(run, "run_started")
     attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
-    if lateness > policies.LATE_WARNING_SECONDS:
+    if level == logging.WARNING:
         logger.warning("task %s run %d%s started %.3fs late", run.task.task_id,
                        run.run_number, attempt, lateness, extra=fields)
         return
@@ -139,10 +142,12 @@ def _log_start(run: Run, lateness: float) -> None:
 
 
 def _log_result(run: Run, result: RunResult, retry_in: float | None) -> None:
+    level = logging.INFO if result.status is RunStatus.SUCCEEDED else logging.ERROR
+    if not logger.isEnabledFor(level):
+        return
     detail = f" ({result.error})" if result.error else ""
     attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
     retry = f"; retry in {retry_in:g}s" if retry_in is not None else ""
-    level = logging.INFO if result.status is RunStatus.SUCCEEDED else logging.ERROR
     logger.log(level, "task %s run %d%s finished: %s in %.2fs%s%s", result.task_id,
                result.run_number, attempt, result.status.value, result.duration_seconds,
                detail, retry, extra=log_fields(run, "run_finished", result.status,

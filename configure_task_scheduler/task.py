@@ -221,6 +221,11 @@ class TaskSnapshot:
     last_result: RunResult | None
     counts: Mapping[RunStatus, int]
 
+    @property
+    def task_id(self) -> str:
+        """The task's id."""
+        return self.task.task_id
+
 
 def log_fields(run: Run, event: str, status: RunStatus | None = None,
                duration_seconds: float | None = None) -> dict[str, Any]:

@@ -60,11 +60,11 @@ def shell_task_entry(task_id: str, command: str, interval_seconds: Any,
 
 
 class BackgroundScheduler:
-    """`python main.py --config PATH` running in the background; its log is read as it comes."""
+    """`python main.py --config PATH [OPTIONS]` in the background; its log is read as it comes."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *options: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "main.py", "--config", str(config)], cwd=REPO_ROOT,
+            [sys.executable, "main.py", "--config", str(config), *options], cwd=REPO_ROOT,
             env=environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE)
         self._stderr = bytearray()

@@ -579,3 +579,32 @@ def test_run_waiting_for_a_worker_past_its_grace_is_missed_when_it_would_start(
 
     counts = {s.task.task_id: dict(s.counts) for s in engine.snapshot()}
     assert counts == {"strict": {RunStatus.MISSED: 1}, "lenient": {RunStatus.SUCCEEDED: 1}}
+
+
+def test_changed_task_with_run_on_start_is_not_run_again_at_once(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor,
+                         shell_task("eager", 10, run_on_start=True))
+    engine.run(duration_seconds=25)
+
+    engine.add(shell_task("eager", 10, run_on_start=True, description="edited"))
+    engine.run(duration_seconds=20)
+
+    assert recording_executor.times_of("eager") == [0.0, 10.0, 20.0, 35.0, 45.0]
+
+
+def test_change_to_a_task_cancels_its_pending_retry_and_counts_the_failure(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    executor = FailingExecutor(fake_clock)
+    engine = make_engine(fake_clock, executor, shell_task("flaky", 100, retries=3))
+    engine.run(duration_seconds=100.5)  # attempt 1 failed at 100; its retry is due at 101
+    caplog.set_level(logging.WARNING)
+    caplog.clear()
+
+    engine.add(shell_task("flaky", 100, retries=3, description="edited"))
+    engine.run(duration_seconds=10)
+
+    assert executor.times_of("flaky") == [100.0]
+    assert warnings(caplog) == [
+        "task flaky run 1: retry (attempt 2) cancelled by a change to the task"]
+    assert dict(engine.snapshot()[0].counts) == {RunStatus.FAILED: 1}

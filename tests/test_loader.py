@@ -246,8 +246,11 @@ def test_top_level_problems_are_all_reported_together(write_config: WriteConfig)
     ({"max_workers": 64}, SchedulerSettings(64, 10)),
     ({"shutdown_timeout_seconds": 0}, SchedulerSettings(4, 0)),
     ({"shutdown_timeout_seconds": 0.25}, SchedulerSettings(4, 0.25)),
-    ({}, SchedulerSettings(4, 10)),
-], ids=["one-worker", "many-workers", "zero-shutdown", "fractional-shutdown", "empty"])
+    ({"reload_interval_seconds": 0}, SchedulerSettings(4, 10, reload_interval_seconds=0)),
+    ({"reload_interval_seconds": 0.5}, SchedulerSettings(4, 10, reload_interval_seconds=0.5)),
+    ({}, SchedulerSettings(4, 10, reload_interval_seconds=2)),
+], ids=["one-worker", "many-workers", "zero-shutdown", "fractional-shutdown", "no-polling",
+        "fractional-polling", "empty"])
 def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
                                                 scheduler: dict[str, Any],
                                                 expected: SchedulerSettings) -> None:
@@ -275,12 +278,17 @@ def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
      "shutdown_timeout_seconds: expected a number >= 0, found NaN"),
     ({"max_worker": 2}, '"max_worker": unknown key, did you mean "max_workers"?'),
     ({"workers": 2}, '"workers": unknown key, did you mean "max_workers"?'),
+    ({"reload_interval_seconds": -1},
+     "reload_interval_seconds: expected a number >= 0, found -1"),
+    ({"reload_interval_seconds": "2"},
+     'reload_interval_seconds: expected a number >= 0, found "2" (a string)'),
     ({"threads": 2},
-     '"threads": unknown key, known keys: max_workers, shutdown_timeout_seconds, timezone'),
+     '"threads": unknown key, known keys: max_workers, shutdown_timeout_seconds, timezone, '
+     "reload_interval_seconds"),
 ], ids=["workers-zero", "workers-negative", "workers-float", "workers-string",
         "workers-boolean", "workers-null", "shutdown-negative", "shutdown-string",
-        "shutdown-boolean", "shutdown-infinite", "shutdown-nan", "typo", "partial-name",
-        "no-close-key"])
+        "shutdown-boolean", "shutdown-infinite", "shutdown-nan", "reload-negative",
+        "reload-string", "typo", "partial-name", "no-close-key"])
 def test_bad_scheduler_setting_raises(write_config: WriteConfig, scheduler: dict[str, Any],
                                       message: str) -> None:
     path = write_config({"scheduler": scheduler, "tasks": [shell_entry()]})
@@ -1007,9 +1015,9 @@ def test_import_problem_is_reported_with_the_task_other_problems(
                                       interval_seconds=0)])
 
     assert problem_lines(load_config(path)) == [
-        f'{path}: task #1 "backup": interval_seconds: expected a number > 0, found 0',
         f'{path}: task #1 "backup": entry_point: cannot import module "loader_no_such_module": '
         "ModuleNotFoundError: No module named 'loader_no_such_module'",
+        f'{path}: task #1 "backup": interval_seconds: expected a number > 0, found 0',
     ]
 
 

@@ -1,0 +1,326 @@
+"""The library API: `Scheduler`, the whole pipeline in a few lines of a script.
+
+It wires a registry, an engine and a pool executor together, builds tasks
+from arguments through the loader's own validation (so a bad argument gets
+the same message as a bad config entry, raised as `ConfigError`), and runs
+the engine on a background thread (`start`) or in the caller's (`run_forever`).
+As a library it never configures logging, never changes the process and
+installs signal handlers only when asked; `stop()` leaves no threads behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, tzinfo
+from types import FrameType, TracebackType
+from typing import Any, TypeVar
+
+from .clock import Clock, RealClock
+from .cron import resolve_timezone
+from .engine import Engine
+from .entry_points import default_task_id
+from .errors import ConfigError, Problem
+from .executor import Executor, PoolExecutor
+from .loader import LoadedConfig, load_config, read_settings, read_task
+from .registry import Registry
+from .reload import ConfigWatcher, ReloadSummary
+from .task import Listener, Task, TaskSnapshot
+
+logger = logging.getLogger(__name__)
+
+Target = TypeVar("Target", bound=Callable[..., Any])
+# What a task runs: a callable, a shell command string, or a command as a list of arguments.
+TaskTarget = Callable[..., Any] | str | list[str] | tuple[str, ...]
+
+
+class Scheduler:
+    """Schedules Python callables and shell commands.
+
+    Args:
+        max_workers: how many runs may execute at the same time.
+        timezone: the default time zone of cron, at and aligned schedules
+            (an IANA name or tzinfo; None: the machine's zone).
+        shutdown_timeout_seconds: how long `stop()` waits for runs in flight.
+        clock, executor: the seams, for tests and simulation.
+
+    Raises:
+        ConfigError: an argument is invalid (the `scheduler` section's messages).
+    """
+
+    def __init__(self, max_workers: int = 4, *, timezone: str | tzinfo | None = None,
+                 shutdown_timeout_seconds: float = 10.0, clock: Clock | None = None,
+                 executor: Executor | None = None) -> None:
+        problems = _settings_problems(max_workers, timezone, shutdown_timeout_seconds)
+        if problems:
+            raise ConfigError(problems)
+        self._clock = clock or RealClock()
+        self._executor = executor or PoolExecutor(max_workers, self._clock)
+        self._engine = Engine(Registry(), self._executor, self._clock)
+        self._timezone = None if timezone is None else resolve_timezone(timezone)
+        self.shutdown_timeout_seconds = shutdown_timeout_seconds
+        self._thread: threading.Thread | None = None
+        self._watcher: ConfigWatcher | None = None
+        self._used = False  # a pool that was shut down cannot run again
+        self._serving: threading.Thread | None = None  # the thread in _serve, if any
+        self._served = threading.Event()  # set once _serve has shut everything down
+
+    @classmethod
+    def from_config(cls, path: str, *, strict: bool = True, max_workers: int | None = None,
+                    check_file: Callable[[str], str | None] | None = None) -> Scheduler:
+        """Build a scheduler from a config file, which it then reloads when it changes.
+
+        Args:
+            path: the JSON (or TOML) config.
+            strict: raise on any problem; False skips invalid tasks (logged).
+            max_workers: overrides `scheduler.max_workers`.
+            check_file: returns why the file must not be used (see `safety`), or None.
+
+        Raises:
+            ConfigError: the file cannot be used, or (strict) has problems.
+        """
+        config = load_config(path)
+        if strict and config.problems:
+            raise ConfigError(config.problems)
+        for problem in config.problems:
+            logger.error("%s (task skipped)", problem)
+        return cls.from_loaded(config, max_workers=max_workers, check_file=check_file)
+
+    @classmethod
+    def from_loaded(cls, config: LoadedConfig, *, max_workers: int | None = None,
+                    check_file: Callable[[str], str | None] | None = None) -> Scheduler:
+        """Build a scheduler from a config that `load_config` already read (see `from_config`)."""
+        settings = config.settings
+        workers = settings.max_workers if max_workers is None else max_workers
+        scheduler = cls(workers, timezone=settings.timezone,
+                        shutdown_timeout_seconds=settings.shutdown_timeout_seconds)
+        for task in config.tasks:
+            scheduler._engine.add(task)
+        scheduler._watcher = ConfigWatcher(config.path, scheduler._engine,
+                                           settings.reload_interval_seconds, check_file)
+        return scheduler
+
+    # -- adding tasks ------------------------------------------------------------
+
+    def every(self, seconds: float, target: TaskTarget | None = None,
+              **options: Any) -> Any:
+        """Run `target` every `seconds`; without `target`, a decorator.
+
+        Args:
+            seconds: the interval (`interval_seconds`).
+            target: a callable (a python task) or a string (a shell command).
+            options: any task field: task_id, timeout_seconds, max_instances,
+                retries, run_on_start, align, jitter_seconds, env, ...
+
+        Returns:
+            The `Task`, or the decorator (which returns the function unchanged).
+        """
+        return self._schedule({"interval_seconds": seconds}, target, options)
+
+    def cron(self, expression: str, target: TaskTarget | None = None,
+             **options: Any) -> Any:
+        """Run `target` on a cron expression ("0 2 * * *"); without `target`, a decorator."""
+        return self._schedule({"cron": expression}, target, options)
+
+    def at(self, when: str | datetime, target: TaskTarget | None = None,
+           **options: Any) -> Any:
+        """Run `target` once at `when` (ISO 8601 or datetime); without `target`, a decorator."""
+        moment = when.isoformat() if isinstance(when, datetime) else when
+        return self._schedule({"at": moment}, target, options)
+
+    def add(self, task: Task) -> Task:
+        """Add a `Task` built elsewhere (by the loader, or by hand).
+
+        Raises:
+            ConfigError: a task with that id exists already.
+        """
+        self._check_new_id(task.task_id)
+        self._engine.add(task)
+        return task
+
+    def _schedule(self, schedule: dict[str, Any], target: Any,
+                  options: dict[str, Any]) -> Any:
+        if target is None:
+            def decorator(function: Target) -> Target:
+                self._add_entry(schedule, function, options)
+                return function
+            return decorator
+        return self._add_entry(schedule, target, options)
+
+    def _add_entry(self, schedule: dict[str, Any], target: Any, options: dict[str, Any]) -> Task:
+        entry = _entry_for(target, options) | schedule
+        task, problems = read_task(entry, 0, "", timezone=self._timezone)
+        if problems or task is None:
+            raise ConfigError(problems)
+        return self.add(task)
+
+    def _check_new_id(self, task_id: str) -> None:
+        if self._engine.task(task_id) is not None:
+            raise ConfigError([Problem("", f'task "{task_id}"', "task_id",
+                                       "already used by another task; pass another task_id "
+                                       "or remove() the old one first")])
+
+
+    # -- changing tasks ------------------------------------------------------------
+
+    def remove(self, task_id: str) -> Task:
+        """Remove a task; a run in flight finishes normally.
+
+        Raises:
+            KeyError: no task has that id.
+        """
+        task = self._engine.remove(task_id)
+        if task is None:
+            raise KeyError(f"no task {task_id!r}")
+        return task
+
+    def pause(self, task_id: str) -> None:
+        """Stop planning runs of a task (it stays registered; `resume` restarts it)."""
+        self._engine.add(replace(self._task(task_id), enabled=False))
+
+    def resume(self, task_id: str) -> None:
+        """Plan a paused task again, its first run one interval (or cron step) from now."""
+        self._engine.add(replace(self._task(task_id), enabled=True))
+
+    def run_now(self, task_id: str) -> None:
+        """Start a run of the task at once (if the scheduler is running), outside its schedule."""
+        if not self._engine.run_now(task_id):
+            raise KeyError(f"no task {task_id!r}")
+
+    def tasks(self) -> list[TaskSnapshot]:
+        """Return a consistent snapshot of every task: state, next run, last result, counts."""
+        return self._engine.snapshot()
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(event)` on every run event (see `RunEvent`)."""
+        self._engine.subscribe(listener)
+
+    def reload(self) -> ReloadSummary | None:
+        """Re-read the config file now and apply the difference (from_config only).
+
+        Returns:
+            The summary, or None if the file could not be used (the tasks are unchanged).
+        """
+        if self._watcher is None:
+            raise RuntimeError("reload() needs a scheduler made by Scheduler.from_config()")
+        return self._watcher.reload()
+
+    def request_reload(self) -> None:
+        """Reload soon on the watcher's thread; safe from a signal handler."""
+        if self._watcher is not None:
+            self._watcher.request_reload()
+
+    def _task(self, task_id: str) -> Task:
+        task = self._engine.task(task_id)
+        if task is None:
+            raise KeyError(f"no task {task_id!r}")
+        return task
+
+    # -- running -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the scheduler on a background thread; returns at once."""
+        self._claim_run()
+        self._thread = threading.Thread(target=self._serve, args=(None,),
+                                        name="scheduler-engine")
+        self._thread.start()
+
+    def run_forever(self, duration_seconds: float | None = None,
+                    install_signal_handlers: bool = False) -> None:
+        """Run in this thread until `stop()` (or for `duration_seconds`), then shut down.
+
+        Args:
+            duration_seconds: stop by itself after this long.
+            install_signal_handlers: let SIGINT/SIGTERM stop it and SIGHUP reload
+                the config while it runs (main thread only; the previous handlers
+                are restored when it returns; off by default for a library).
+        """
+        self._claim_run()
+        previous = self._install_signal_handlers() if install_signal_handlers else {}
+        try:
+            self._serve(duration_seconds)
+        finally:  # the handlers stop this scheduler: they must not outlive it
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _claim_run(self) -> None:
+        if self._used:
+            raise RuntimeError("a Scheduler runs once: after stop(), make a new one")
+        self._used = True
+
+    def stop(self) -> None:
+        """Stop gracefully, like SIGTERM: no new runs, runs in flight get
+        `shutdown_timeout_seconds`, then the rest is cut short. Waits for all of it
+        (also when `run_forever` runs on another thread)."""
+        self._engine.stop()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        elif self._serving not in (None, threading.current_thread()):
+            self._served.wait()  # run_forever() on another thread
+
+    def _serve(self, duration_seconds: float | None) -> None:
+        self._serving = threading.current_thread()
+        try:
+            self._run_engine(duration_seconds)
+        finally:
+            self._served.set()
+
+    def _run_engine(self, duration_seconds: float | None) -> None:
+        if self._watcher is not None:
+            self._watcher.start()
+        try:
+            self._engine.run(duration_seconds)
+        finally:
+            if self._watcher is not None:
+                self._watcher.stop()
+            logger.info("scheduler stopping: waiting up to %gs for runs in flight",
+                        self.shutdown_timeout_seconds)
+            self._engine.shutdown(self.shutdown_timeout_seconds)
+            logger.info("scheduler stopped")
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        """Install the handlers; return the previous ones, to restore afterwards."""
+        def stop(signum: int, frame: FrameType | None) -> None:
+            logger.info("received %s: no new runs will start", signal.Signals(signum).name)
+            self._engine.stop()
+
+        def reload(signum: int, frame: FrameType | None) -> None:
+            logger.info("received SIGHUP: reloading the config")
+            self.request_reload()
+
+        handlers = {signal.SIGINT: stop, signal.SIGTERM: stop, signal.SIGHUP: reload}
+        return {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+
+    def __enter__(self) -> Scheduler:
+        self.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.stop()
+
+
+def _entry_for(target: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The config entry (a dict, as in a JSON file) for a callable or a shell command."""
+    if isinstance(target, (str, list, tuple)):
+        entry: dict[str, Any] = {"task_type": "shell",
+                                 "entry_point": list(target) if isinstance(target, tuple)
+                                 else target}
+    else:
+        entry = {"task_type": "python", "entry_point": target}
+        if callable(target):
+            entry["task_id"] = default_task_id(target)
+    return entry | options
+
+
+def _settings_problems(max_workers: Any, timezone: Any,
+                       shutdown_timeout_seconds: Any) -> list[Problem]:
+    """Check the constructor's arguments as the config's `scheduler` section is checked."""
+    section = {"max_workers": max_workers, "shutdown_timeout_seconds": shutdown_timeout_seconds}
+    if timezone is not None and not isinstance(timezone, tzinfo):
+        section["timezone"] = timezone
+    return read_settings(section, "")[1]
