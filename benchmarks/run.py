@@ -1,0 +1,87 @@
+"""Benchmarks: lateness, throughput, idle cost, scale, reload, cron and long-run memory.
+
+    python benchmarks/run.py                      # every scenario once
+    python benchmarks/run.py --repeat 3           # medians of 3, with min-max
+    python benchmarks/run.py --scenario scale     # one scenario
+    python benchmarks/run.py --compare            # also APScheduler / schedule, if installed
+
+Each scenario runs in a fresh interpreter (so memory figures are its own) and
+prints JSON; this script collects them into one table. Standard library only:
+APScheduler and `schedule` are used only if they happen to be importable, and
+the project never depends on them. Figures are wall-clock and CPU times on a
+shared machine: read them with their min-max spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import scenarios  # noqa: E402
+
+SCENARIOS = ("lateness", "throughput", "idle", "scale", "reload", "cron", "memory")
+
+
+def run_scenario(name: str, subject: str) -> dict[str, float] | None:
+    """Run one scenario in a fresh interpreter; return its figures (None: not available)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scenarios", name, subject],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+        timeout=900)
+    if completed.returncode != 0:
+        print(f"{name} ({subject}) failed:\n{completed.stderr}", file=sys.stderr)
+        return None
+    figures: dict[str, float] | None = json.loads(completed.stdout.splitlines()[-1])
+    return figures
+
+
+def collect(name: str, subject: str, repeat: int) -> dict[str, list[float]]:
+    """Run a scenario `repeat` times; return every figure's values."""
+    values: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        figures = run_scenario(name, subject)
+        if figures is None:
+            return {}
+        for key, value in figures.items():
+            values.setdefault(key, []).append(value)
+    return values
+
+
+def show(values: list[float]) -> str:
+    """Median, with min-max when there is more than one value."""
+    median = statistics.median(values)
+    text = f"{median:,.4g}" if abs(median) < 1000 else f"{median:,.0f}"
+    if len(values) > 1:
+        text += f" ({min(values):,.4g}-{max(values):,.4g})"
+    return text
+
+
+def main() -> None:
+    """Parse arguments, run the scenarios, print one table."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", choices=SCENARIOS, action="append")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--compare", action="store_true",
+                        help="also run APScheduler and schedule where installed")
+    args = parser.parse_args()
+    subjects = ["this"] + (scenarios.available_others() if args.compare else [])
+    print(f"{'scenario':<11} {'figure':<34} " + "".join(f"{s:>28}" for s in subjects))
+    for name in args.scenario or SCENARIOS:
+        columns = {subject: collect(name, subject, args.repeat) for subject in subjects
+                   if scenarios.supports(name, subject)}
+        keys = list(columns["this"])
+        for key in keys:
+            cells = [show(columns[s][key]) if key in columns.get(s, {}) else "-"
+                     for s in subjects]
+            print(f"{name:<11} {key:<34} " + "".join(f"{cell:>28}" for cell in cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,349 @@
+"""The benchmark scenarios, one per function; run as `python -m benchmarks.scenarios NAME SUBJECT`.
+
+SUBJECT is "this" (configure_task_scheduler), "apscheduler" or "schedule".
+Each scenario prints one JSON object of figures on its last line. Lateness is
+measured from a run's planned time to the first line of the task; CPU from
+`resource.getrusage` of this process (threads included); memory from RSS.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import itertools
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from configure_task_scheduler import FakeClock, Scheduler, load_config  # noqa: E402
+from configure_task_scheduler.cron import CronSchedule  # noqa: E402
+from configure_task_scheduler.executor import run_python  # noqa: E402
+from configure_task_scheduler.task import Run  # noqa: E402
+
+Figures = dict[str, float]
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+# -- lateness: 100 tasks every 0.5 s for 10 s, no-op body -------------------------------------
+
+
+def lateness_this() -> Figures:
+    late: list[float] = []
+
+    def task(context: Any) -> None:
+        late.append(time.time() - context.planned_at.timestamp())
+
+    scheduler = Scheduler(max_workers=4)
+    for n in range(100):
+        scheduler.every(0.5, task, task_id=f"t{n}")
+    scheduler.run_forever(duration_seconds=10)
+    return lateness_figures(late)
+
+
+def lateness_apscheduler() -> Figures:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    late: list[float] = []
+    start = time.time() + 0.5
+
+    def task() -> None:
+        now = time.time()
+        late.append((now - start) % 0.5)  # distance past the last planned time
+
+    scheduler = BackgroundScheduler(executors={"default": {"type": "threadpool",
+                                                           "max_workers": 4}})
+    for n in range(100):
+        scheduler.add_job(task, "interval", seconds=0.5, id=f"t{n}", max_instances=1,
+                          start_date=datetime.fromtimestamp(start, timezone.utc))
+    scheduler.start()
+    time.sleep(10)
+    scheduler.shutdown()
+    return lateness_figures(late)
+
+
+def lateness_figures(late: list[float]) -> Figures:
+    return {"runs": len(late), "lateness p50 ms": statistics.median(late) * 1e3,
+            "lateness p99 ms": percentile(late, 0.99) * 1e3, "lateness max ms": max(late) * 1e3}
+
+
+# -- throughput: 2,000 tasks every 0.1 s (ideal 20,000 runs/s) ---------------------------------
+
+
+THROUGHPUT_SECONDS = 10.0
+
+
+def throughput_this() -> Figures:
+    counter = itertools.count()
+    late: list[float] = []
+
+    def task(context: Any) -> None:
+        if next(counter) % 50 == 0:  # sample lateness without costing every run
+            late.append(time.time() - context.planned_at.timestamp())
+
+    scheduler = Scheduler(max_workers=4)
+    for n in range(2000):
+        scheduler.every(0.1, task, task_id=f"t{n}")
+    return measure_throughput(lambda: scheduler.run_forever(THROUGHPUT_SECONDS), counter, late)
+
+
+def throughput_apscheduler() -> Figures:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    counter = itertools.count()
+    scheduler = BackgroundScheduler(executors={"default": {"type": "threadpool",
+                                                           "max_workers": 4}})
+    for n in range(2000):
+        scheduler.add_job(lambda: next(counter), "interval", seconds=0.1, id=f"t{n}")
+
+    def run() -> None:
+        scheduler.start()
+        time.sleep(THROUGHPUT_SECONDS)
+        scheduler.shutdown()
+
+    return measure_throughput(run, counter, [])
+
+
+def measure_throughput(run: Callable[[], None], counter: Any, late: list[float]) -> Figures:
+    cpu = cpu_seconds()
+    run()
+    cpu = cpu_seconds() - cpu
+    runs = next(counter)
+    figures = {"runs/s": runs / THROUGHPUT_SECONDS,
+               "% of ideal (20,000/s)": runs / THROUGHPUT_SECONDS / 200,
+               "CPU µs per run": cpu / max(runs, 1) * 1e6}
+    if late:
+        figures["lateness p99 ms (sampled)"] = percentile(late, 0.99) * 1e3
+    return figures
+
+
+# -- idle: 1,000 hourly tasks, 20 s window ----------------------------------------------------
+
+
+def idle_this() -> Figures:
+    scheduler = Scheduler(max_workers=4)
+    for n in range(1000):
+        scheduler.every(3600, "true", task_id=f"t{n}")
+    scheduler.start()
+    time.sleep(1)  # start-up planning is not idle time
+    cpu = cpu_seconds()
+    time.sleep(20)
+    cpu = cpu_seconds() - cpu
+    scheduler.stop()
+    return {"CPU s in 20 s": cpu}
+
+
+def idle_apscheduler() -> Figures:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    scheduler = BackgroundScheduler()
+    for n in range(1000):
+        scheduler.add_job(print, "interval", seconds=3600, id=f"t{n}")
+    scheduler.start()
+    time.sleep(1)
+    cpu = cpu_seconds()
+    time.sleep(20)
+    cpu = cpu_seconds() - cpu
+    scheduler.shutdown()
+    return {"CPU s in 20 s": cpu}
+
+
+# -- scale: 100,000 tasks through the API ---------------------------------------------------------
+
+
+def noop() -> None:
+    """A task that does nothing."""
+
+
+def scale_this() -> Figures:
+    scheduler = Scheduler(max_workers=4)
+    scheduler.start()  # running: each task is planned and queued as it is added
+    gc.collect()
+    rss = rss_bytes()
+    started = time.perf_counter()
+    for n in range(100_000):
+        scheduler.every(3600, noop, task_id=f"t{n}")
+    added = time.perf_counter() - started
+    rss = rss_bytes() - rss
+    started = time.perf_counter()
+    for n in range(100_000):
+        scheduler.remove(f"t{n}")
+    removed = time.perf_counter() - started
+    scheduler.stop()
+    return {"add 100k tasks s": added, "remove 100k tasks s": removed,
+            "RSS bytes per task": rss / 100_000}
+
+
+def scale_apscheduler() -> Figures:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    gc.collect()
+    rss = rss_bytes()
+    scheduler = BackgroundScheduler()
+    scheduler.start(paused=True)
+    started = time.perf_counter()
+    for n in range(100_000):
+        scheduler.add_job(noop, "interval", seconds=3600, id=f"t{n}")
+    added = time.perf_counter() - started
+    rss = rss_bytes() - rss
+    started = time.perf_counter()
+    scheduler.remove_all_jobs()
+    removed = time.perf_counter() - started
+    scheduler.shutdown()
+    return {"add 100k tasks s": added, "remove 100k tasks s": removed,
+            "RSS bytes per task": rss / 100_000}
+
+
+# -- reload: a 100,000-task JSON config, then one task changed ----------------------------------
+
+
+def reload_this() -> Figures:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "tasks.json"
+        tasks = [{"task_id": f"t{n}", "task_type": "shell", "entry_point": "true",
+                  "interval_seconds": 3600} for n in range(100_000)]
+        path.write_text(json.dumps({"scheduler": {"reload_interval_seconds": 0},
+                                    "tasks": tasks}))
+        os.chmod(path, 0o600)
+        started = time.perf_counter()
+        load_config(str(path))
+        loaded = time.perf_counter() - started
+        scheduler = Scheduler.from_config(str(path))
+        scheduler.start()
+        while any(s.next_run_at is None for s in scheduler.tasks()[-1:]):
+            time.sleep(0.01)  # the engine thread plans the tasks when it starts
+        before = {s.task_id: s.next_run_at for s in scheduler.tasks()}
+        tasks[5]["interval_seconds"] = 60
+        path.write_text(json.dumps({"scheduler": {"reload_interval_seconds": 0},
+                                    "tasks": tasks}))
+        started = time.perf_counter()
+        summary = scheduler.reload()
+        reloaded = time.perf_counter() - started
+        after = {s.task_id: s.next_run_at for s in scheduler.tasks()}
+        scheduler.stop()
+    moved = sum(before[key] != after[key] for key in before) - 1
+    assert summary is not None and summary.changed == ["t5"], summary
+    return {"load + validate 100k s": loaded, "reload, 1 of 100k changed s": reloaded,
+            "other tasks moved by reload": moved}
+
+
+# -- cron: next_after --------------------------------------------------------------------------
+
+
+CRON_EXPRESSIONS = ("* * * * *", "*/5 * * * *", "0 0 * * *", "30 2 * * 1-5", "0 9 1,15 * MON",
+                    "@hourly")
+
+
+def cron_this() -> Figures:
+    start = datetime(2024, 1, 1, 0, 7, 30, tzinfo=timezone.utc)
+    figures: Figures = {}
+    for expression in CRON_EXPRESSIONS:
+        schedule = CronSchedule(expression, "Europe/Berlin")
+        timings = []
+        for _ in range(5):
+            when, began = start, time.perf_counter()
+            for _ in range(2000):
+                when = schedule.next_after(when) or start
+            timings.append((time.perf_counter() - began) / 2000)
+        figures[f"next_after µs {expression}"] = statistics.median(timings) * 1e6
+    return figures
+
+
+def cron_apscheduler() -> Figures:
+    from apscheduler.triggers.cron import CronTrigger
+    start = datetime(2024, 1, 1, 0, 7, 30, tzinfo=timezone.utc)
+    figures: Figures = {}
+    for expression in CRON_EXPRESSIONS:
+        if expression.startswith("@"):
+            continue
+        trigger = CronTrigger.from_crontab(expression, timezone="Europe/Berlin")
+        timings = []
+        for _ in range(5):
+            when, began = start, time.perf_counter()
+            for _ in range(2000):
+                when = trigger.get_next_fire_time(when, when) or start
+            timings.append((time.perf_counter() - began) / 2000)
+        figures[f"next_after µs {expression}"] = statistics.median(timings) * 1e6
+    return figures
+
+
+# -- memory: 1,000,000 runs of a no-op task ------------------------------------------------------
+
+
+class _InlineExecutor:
+    """Runs each python task in the engine's thread: the engine's own cost, no hand-off."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+    def submit(self, run: Run, reporter: Any) -> None:
+        now, wall = self.clock.monotonic(), self.clock.wall()
+        if reporter.run_started(run, wall, now):
+            run_python(run, reporter, self.clock, wall, now)
+
+    def shutdown(self, timeout_seconds: float) -> list[Run]:
+        return []
+
+
+def memory_this() -> Figures:
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    scheduler = Scheduler(clock=clock, executor=_InlineExecutor(clock))
+    scheduler.every(1, noop, task_id="noop")
+    engine = scheduler._engine  # the engine itself: run() twice, no shutdown between
+    engine.run(duration_seconds=10_000)  # warm-up: caches, arenas
+    gc.collect()
+    rss = rss_bytes()
+    started = time.perf_counter()
+    engine.run(duration_seconds=1_000_000)  # a million more runs
+    elapsed = time.perf_counter() - started
+    assert dict(scheduler.tasks()[0].counts)["succeeded"] == 1_010_000
+    gc.collect()
+    return {"RSS growth MB over 1M runs": (rss_bytes() - rss) / 2**20,
+            "engine µs per run (inline, fake clock)": elapsed / 1_000_000 * 1e6}
+
+
+# -- dispatch -------------------------------------------------------------------------------------
+
+
+OTHERS = {"apscheduler": "apscheduler", "schedule": "schedule"}
+
+
+def available_others() -> list[str]:
+    """The other schedulers that are importable here."""
+    return [name for name, module in OTHERS.items() if importlib.util.find_spec(module)]
+
+
+def supports(scenario: str, subject: str) -> bool:
+    """True if `scenario` has an implementation for `subject`."""
+    return f"{scenario}_{subject}" in globals()
+
+
+def main() -> None:
+    scenario, subject = sys.argv[1], sys.argv[2]
+    figures = globals()[f"{scenario}_{subject}"]()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
