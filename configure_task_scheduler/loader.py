@@ -100,13 +100,22 @@ class LoadedConfig:
     tasks: list[Task] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     rejected_ids: set[str] = field(default_factory=set)
+    # For reloads: each valid task's entry as parsed, and the sections all tasks
+    # depend on; an entry equal to last time's gives back last time's Task.
+    sources: dict[str, tuple[Any, Task]] = field(default_factory=dict, repr=False,
+                                                 compare=False)
+    shared: Any = field(default=None, repr=False, compare=False)
 
 
-def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
+def load_config(path: str | os.PathLike[str],
+                previous: LoadedConfig | None = None) -> LoadedConfig:
     """Read, parse and validate a config file.
 
     Args:
         path: a `.json` file, or a `.toml` file on Python 3.11+.
+        previous: the last version of this config (a reload): a task entry
+            identical to last time's, under identical `scheduler` and
+            `defaults` sections, is not validated again.
 
     Returns:
         The valid tasks and the problems with the others.
@@ -117,7 +126,8 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
     """
     file = str(path)
     document = parse_document(read_text(file), file)
-    return build_config(document, file, search_dirs=[str(Path(file).resolve().parent)])
+    return build_config(document, file, search_dirs=[str(Path(file).resolve().parent)],
+                        previous=previous)
 
 
 def read_text(file: str) -> str:
@@ -170,7 +180,8 @@ def _parse_toml(text: str, file: str) -> Any:
         raise ConfigError([Problem(file, "", "", f"invalid TOML: {error}")]) from None
 
 
-def build_config(document: Any, file: str, search_dirs: list[str] | None = None) -> LoadedConfig:
+def build_config(document: Any, file: str, search_dirs: list[str] | None = None,
+                 previous: LoadedConfig | None = None) -> LoadedConfig:
     """Validate a parsed document (an object with `tasks`, or a bare list of tasks).
 
     Args:
@@ -178,6 +189,7 @@ def build_config(document: Any, file: str, search_dirs: list[str] | None = None)
         file: the file name used in problems.
         search_dirs: where Python entry points are looked for, before the
             current directory and installed packages.
+        previous: see `load_config`.
 
     Raises:
         ConfigError: the top level, `scheduler` or `defaults` is invalid.
@@ -191,9 +203,10 @@ def build_config(document: Any, file: str, search_dirs: list[str] | None = None)
     defaults, default_problems = _read_defaults(document.get("defaults", {}), file)
     if problems + default_problems:
         raise ConfigError(problems + default_problems)
-    config = LoadedConfig(file, settings)
+    config = LoadedConfig(file, settings, shared=(document.get("scheduler"), defaults))
+    reuse = previous.sources if previous and previous.shared == config.shared else {}
     with import_path((search_dirs or []) + [os.getcwd()]):
-        _read_tasks(document["tasks"], defaults, config)
+        _read_tasks(document["tasks"], defaults, config, reuse)
     return config
 
 
@@ -234,12 +247,19 @@ def _read_defaults(section: Any, file: str) -> tuple[dict[str, Any], list[Proble
     return reader.values, reader.problems
 
 
-def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConfig) -> None:
+def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConfig,
+                reuse: dict[str, tuple[Any, Task]]) -> None:
     first_position: dict[str, int] = {}
     for position, entry in enumerate(entries, start=1):
-        task, problems = read_task(entry, position, config.path, defaults,
-                                   config.settings.timezone)
         task_id = _well_formed_id(entry)
+        known = reuse.get(task_id) if task_id is not None else None
+        task: Task | None
+        problems: list[Problem]
+        if known is not None and known[0] == entry:
+            task, problems = known[1], []  # unchanged since the last load
+        else:
+            task, problems = read_task(entry, position, config.path, defaults,
+                                       config.settings.timezone)
         # An id is taken by its first entry even if that task is invalid: fixing
         # the first one must not turn up a duplicate the user was not told about.
         if task_id is not None and task_id in first_position:
@@ -252,6 +272,7 @@ def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConf
             first_position[task_id] = position
         if task is not None:
             config.tasks.append(task)
+            config.sources[task.task_id] = (entry, task)
         elif task_id is not None:
             config.rejected_ids.add(task_id)
         config.problems.extend(problems)

@@ -71,7 +71,7 @@ def apply_config(engine: Engine, config: LoadedConfig,
     for task_id, task in fresh.items():
         if task_id not in current:
             summary.added.append(task_id)
-        elif task != current[task_id]:
+        elif task is not current[task_id] and task != current[task_id]:
             summary.changed.append(task_id)
         else:
             continue
@@ -108,11 +108,14 @@ class ConfigWatcher:
             reload leaves tasks added later through the API alone).
         interval_seconds: how often to look at the file; 0 only reloads on request.
         check_file: returns why the file must not be used (unsafe permissions), or None.
+        loaded: the config as it was loaded into the engine, if at hand.
     """
 
     def __init__(self, path: str, engine: Engine, interval_seconds: float = 2.0,
-                 check_file: Callable[[str], str | None] | None = None) -> None:
+                 check_file: Callable[[str], str | None] | None = None,
+                 loaded: LoadedConfig | None = None) -> None:
         self._path, self._engine = path, engine
+        self._last = loaded  # unchanged entries of the next load reuse its tasks
         self._interval = interval_seconds
         self._check_file = check_file
         self._seen = file_identity(path)
@@ -152,12 +155,13 @@ class ConfigWatcher:
                 logger.error("config not reloaded: %s", reason)
                 return None
             try:
-                config = load_config(self._path)
+                config = load_config(self._path, previous=self._last)
             except ConfigError as error:
                 logger.error("config not reloaded, the tasks keep running as before: %s", error)
                 return None
             summary = apply_config(self._engine, config, self._task_ids)
             self._task_ids = {task.task_id for task in config.tasks} | set(summary.kept)
+            self._last = config
             return summary
 
     def _watch(self) -> None:

@@ -100,7 +100,8 @@ class Scheduler:
         for task in config.tasks:
             scheduler._engine.add(task)
         scheduler._watcher = ConfigWatcher(config.path, scheduler._engine,
-                                           settings.reload_interval_seconds, check_file)
+                                           settings.reload_interval_seconds, check_file,
+                                           loaded=config)
         return scheduler
 
     # -- adding tasks ------------------------------------------------------------
@@ -312,7 +313,7 @@ def _entry_for(target: Any, options: dict[str, Any]) -> dict[str, Any]:
                                  else target}
     else:
         entry = {"task_type": "python", "entry_point": target}
-        if callable(target):
+        if callable(target) and "task_id" not in options:
             entry["task_id"] = default_task_id(target)
     return entry | options
 

@@ -1504,3 +1504,31 @@ def test_cwd_from_defaults_on_a_python_task_says_set_in_defaults(
     assert problem_lines(config) == [
         f'{path}: task #2 "py": cwd: only shell tasks take cwd; this is a python task'
         " (set in defaults)"]
+
+
+# --- Reloading: unchanged entries are not validated again -------------------------------------
+
+
+def test_reload_gives_back_the_same_task_for_an_unchanged_entry(write_config: WriteConfig) -> None:
+    first = [shell_entry(task_id="same"), shell_entry(task_id="edited")]
+    path = write_config(first)
+    previous = load_config(path)
+    write_config([shell_entry(task_id="same"), shell_entry(task_id="edited", interval_seconds=7)])
+
+    config = load_config(path, previous=previous)
+
+    assert config.tasks[0] is previous.tasks[0]
+    assert config.tasks[1] is not previous.tasks[1]
+    assert config.tasks[1].schedule.describe() == "every 7 seconds"
+
+
+def test_reload_validates_every_entry_again_when_defaults_change(
+        write_config: WriteConfig) -> None:
+    path = write_config({"defaults": {"timeout_seconds": 5}, "tasks": [shell_entry()]})
+    previous = load_config(path)
+    write_config({"defaults": {"timeout_seconds": 9}, "tasks": [shell_entry()]})
+
+    config = load_config(path, previous=previous)
+
+    assert config.tasks[0] is not previous.tasks[0]
+    assert config.tasks[0].timeout_seconds == 9
