@@ -13,7 +13,7 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from .errors import Problem
@@ -68,16 +68,16 @@ def task_place(position: int, task_id: Any) -> str:
     return f"task{number}"
 
 
-def unknown_keys(mapping: dict[str, Any], known: Iterable[str], file: str,
+def unknown_keys(mapping: dict[str, Any], known: Collection[str], file: str,
                  where: str) -> list[Problem]:
     """Return a problem for each key that is neither known nor a `_comment`."""
-    known = list(known)
     problems = []
     for key in mapping:
         if key in known or key.startswith("_"):
             continue
-        close = closest_key(key, known)
-        hint = f'did you mean "{close}"?' if close else f"known keys: {', '.join(known)}"
+        names = list(known)
+        close = closest_key(key, names)
+        hint = f'did you mean "{close}"?' if close else f"known keys: {', '.join(names)}"
         problems.append(Problem(file, where, json.dumps(key), f"unknown key, {hint}"))
     return problems
 
@@ -105,7 +105,7 @@ class FieldReader:
         defaults: values for fields the entry does not set.
     """
 
-    def __init__(self, entry: Any, file: str, where: str, known: Iterable[str],
+    def __init__(self, entry: Any, file: str, where: str, known: Collection[str],
                  defaults: dict[str, Any] | None = None) -> None:
         self.file, self.where = file, where
         self.problems: list[Problem] = []
@@ -117,8 +117,10 @@ class FieldReader:
             return
         self.problems = unknown_keys(entry, known, file, where)
         own = {key: value for key, value in entry.items() if not key.startswith("_")}
-        self._from_defaults = set(defaults or {}) - set(own)
-        self.values = {**(defaults or {}), **own}
+        if defaults:
+            self._from_defaults = set(defaults) - set(own)
+            own = {**defaults, **own}
+        self.values = own
 
     def read(self, name: str, check: Check, default: Any = _MISSING) -> Any:
         """Return the field's value if it passes `check`, else record a problem.

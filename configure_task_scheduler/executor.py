@@ -238,7 +238,7 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock,
     by then; the call's own outcome is then only logged.
     """
     task = run.task
-    claim = _FirstClaim()
+    claim = _FirstClaim() if task.timeout_seconds is not None else None
     timer = _start_timeout_timer(run, reporter, clock, started_at, started, claim)
     try:
         call_target(run)
@@ -251,7 +251,7 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock,
     if timer is not None:
         timer.cancel()
     reporter.run_released(run)
-    if claim.take():
+    if claim is None or claim.take():
         reporter.run_finished(run, result)
     else:
         logger.warning("task %s run %d returned %.2fs after it timed out: %s",
@@ -288,9 +288,9 @@ class _FirstClaim:
 
 
 def _start_timeout_timer(run: Run, reporter: RunReporter, clock: Clock, started_at: datetime,
-                         started: float, claim: _FirstClaim) -> threading.Timer | None:
+                         started: float, claim: _FirstClaim | None) -> threading.Timer | None:
     timeout = run.task.timeout_seconds
-    if timeout is None:
+    if timeout is None or claim is None:
         return None
 
     def report_timeout() -> None:

@@ -31,6 +31,9 @@ class _Entry:
     counts: Counter[RunStatus] = field(default_factory=Counter)
 
 
+_EMPTY = _Entry()
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRecord:
     """A read-only view of one task's runs."""
@@ -56,7 +59,7 @@ class RunBook:
     def reserve(self, run: Run) -> str:
         """Count `run` as in flight, unless its task has too many: then return why not."""
         with self._lock:
-            entry = self._entries.setdefault(run.task.task_id, _Entry())
+            entry = self._entry(run.task.task_id)
             reason = policies.overlap_reason(run.task, entry.in_flight.values())
             if not reason:
                 entry.in_flight[run.run_number, run.attempt] = run.planned_at
@@ -96,10 +99,17 @@ class RunBook:
     def count(self, result: RunResult, keep_as_last: bool = True) -> None:
         """Add a final result to its task's counts."""
         with self._lock:
-            entry = self._entries.setdefault(result.task_id, _Entry())
+            entry = self._entry(result.task_id)
             entry.counts[result.status] += 1
             if keep_as_last:
                 entry.last_result = result
+
+    def _entry(self, task_id: str) -> _Entry:
+        """The task's entry, made on first use (the caller holds the lock)."""
+        entry = self._entries.get(task_id)
+        if entry is None:
+            entry = self._entries[task_id] = _Entry()
+        return entry
 
     def forget(self, task_id: str) -> None:
         """Drop a removed task's record (its runs still in flight report into nothing)."""
@@ -109,7 +119,7 @@ class RunBook:
     def record(self, task_id: str) -> TaskRecord:
         """Return a consistent view of one task's runs."""
         with self._lock:
-            entry = self._entries.get(task_id) or _Entry()
+            entry = self._entries.get(task_id) or _EMPTY
             return TaskRecord(len(entry.in_flight), entry.last_result,
                               MappingProxyType(dict(entry.counts)))
 
