@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from configure_task_scheduler.clock import FakeClock
-from configure_task_scheduler.executor import RunReporter
+from configure_task_scheduler.clock import FakeClock, RealClock
+from configure_task_scheduler.executor import PoolExecutor, RunReporter
 from configure_task_scheduler.schedules import IntervalSchedule
 from configure_task_scheduler.task import Run, RunResult, RunStatus, Task, TaskType
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+DEADLINE_SECONDS = 10.0  # how long a real-time test waits for what it expects
 MONOTONIC_START = 1000.0
 
 
@@ -107,6 +108,16 @@ def wait_until(condition: Callable[[], bool], timeout_seconds: float = 10.0) -> 
         time.sleep(0.005)
 
 
+@pytest.fixture
+def utc_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Pin the local zone to UTC: messages that show local times become exact."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.fixture(autouse=True)
 def no_leftover_threads() -> Iterator[None]:
     """Fail a test that leaves threads running (the library promise)."""
@@ -117,3 +128,50 @@ def no_leftover_threads() -> Iterator[None]:
     except AssertionError:
         leftover = sorted(t.name for t in set(threading.enumerate()) - before)
         raise AssertionError(f"threads left running: {leftover}") from None
+
+
+class RecordingReporter:
+    """A thread-safe `RunReporter` that records each call and sets an Event for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, str]] = []
+        self.results: dict[str, RunResult] = {}
+        self.started = threading.Event()
+        self.finished = threading.Event()
+        self.released = threading.Event()
+
+    def run_started(self, run: Run, started_at: object, started_monotonic: float) -> bool:
+        with self._lock:
+            self.calls.append(("started", run.task.task_id))
+        self.started.set()
+        return True
+
+    def run_finished(self, run: Run, result: RunResult) -> None:
+        with self._lock:
+            self.calls.append(("finished", run.task.task_id))
+            self.results[run.task.task_id] = result
+        self.finished.set()
+
+    def run_released(self, run: Run) -> None:
+        with self._lock:
+            self.calls.append(("released", run.task.task_id))
+        self.released.set()
+
+    def result_of(self, task_id: str) -> RunResult:
+        """Wait until `task_id` is finished and released; return its result."""
+        wait_until(lambda: {("finished", task_id), ("released", task_id)} <= set(self.calls),
+                   DEADLINE_SECONDS)
+        return self.results[task_id]
+
+
+@pytest.fixture
+def executor() -> Iterator[PoolExecutor]:
+    pool = PoolExecutor(max_workers=2, clock=RealClock())
+    yield pool
+    pool.shutdown(timeout_seconds=DEADLINE_SECONDS)
+
+
+@pytest.fixture
+def reporter() -> RecordingReporter:
+    return RecordingReporter()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -20,14 +19,7 @@ from configure_task_scheduler.task import Run, RunStatus
 from conftest import RecordingExecutor, shell_task, wait_until
 
 
-@pytest.fixture(autouse=True)
-def utc_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Skip reasons show local times; pin the local zone so messages are exact."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc_local_time")
 
 
 def make_engine(clock: FakeClock, executor: RecordingExecutor, *tasks: object) -> Engine:

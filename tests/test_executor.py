@@ -14,7 +14,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,60 +25,12 @@ from configure_task_scheduler.clock import RealClock
 from configure_task_scheduler.executor import PoolExecutor
 from configure_task_scheduler.loader import load_config
 from configure_task_scheduler.shell import OUTPUT_TAIL_BYTES
-from configure_task_scheduler.task import Run, RunContext, RunResult, RunStatus, Task, TaskType
-from conftest import shell_task, wait_until
+from configure_task_scheduler.task import Run, RunContext, RunStatus, Task, TaskType
+from conftest import DEADLINE_SECONDS, RecordingReporter, shell_task, wait_until
 
 EXECUTOR_LOGGER = "configure_task_scheduler.executor"
 SHELL_LOGGER = "configure_task_scheduler.shell"
 # Generous: only reached when something is broken, never on the happy path.
-DEADLINE_SECONDS = 10.0
-
-
-class RecordingReporter:
-    """A thread-safe `RunReporter` that records each call and sets an Event for it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.calls: list[tuple[str, str]] = []
-        self.results: dict[str, RunResult] = {}
-        self.started = threading.Event()
-        self.finished = threading.Event()
-        self.released = threading.Event()
-
-    def run_started(self, run: Run, started_at: object, started_monotonic: float) -> bool:
-        with self._lock:
-            self.calls.append(("started", run.task.task_id))
-        self.started.set()
-        return True
-
-    def run_finished(self, run: Run, result: RunResult) -> None:
-        with self._lock:
-            self.calls.append(("finished", run.task.task_id))
-            self.results[run.task.task_id] = result
-        self.finished.set()
-
-    def run_released(self, run: Run) -> None:
-        with self._lock:
-            self.calls.append(("released", run.task.task_id))
-        self.released.set()
-
-    def result_of(self, task_id: str) -> RunResult:
-        """Wait until `task_id` is finished and released; return its result."""
-        wait_until(lambda: {("finished", task_id), ("released", task_id)} <= set(self.calls),
-                   DEADLINE_SECONDS)
-        return self.results[task_id]
-
-
-@pytest.fixture
-def executor() -> Iterator[PoolExecutor]:
-    pool = PoolExecutor(max_workers=2, clock=RealClock())
-    yield pool
-    pool.shutdown(timeout_seconds=DEADLINE_SECONDS)
-
-
-@pytest.fixture
-def reporter() -> RecordingReporter:
-    return RecordingReporter()
 
 
 def shell_run(task_id: str, command: str | tuple[str, ...],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
@@ -14,13 +12,7 @@ from configure_task_scheduler.task import RunStatus
 from conftest import shell_task
 
 
-@pytest.fixture(autouse=True)
-def utc_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc_local_time")
 
 
 SINCE = [datetime(2026, 1, 1, 10, 4, 1, tzinfo=timezone.utc),

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from configure_task_scheduler.clock import RealClock
 from configure_task_scheduler.executor import PoolExecutor
 from configure_task_scheduler.loader import load_config
 from configure_task_scheduler.shell import OUTPUT_TAIL_BYTES
 from configure_task_scheduler.task import RunContext, RunStatus, Task
+from conftest import RecordingReporter
 from test_cli import run_cli
-from test_executor import DEADLINE_SECONDS, RecordingReporter, new_run, output_lines
+from test_executor import new_run, output_lines
 
 WriteConfig = Callable[..., Path]
 
@@ -38,18 +38,6 @@ UNSET = "CTS_TEST_NEVER_SET"
 def secret_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_TOKEN", SECRET)
     monkeypatch.delenv(UNSET, raising=False)
-
-
-@pytest.fixture
-def executor() -> Iterator[PoolExecutor]:
-    pool = PoolExecutor(max_workers=2, clock=RealClock())
-    yield pool
-    pool.shutdown(timeout_seconds=DEADLINE_SECONDS)
-
-
-@pytest.fixture
-def reporter() -> RecordingReporter:
-    return RecordingReporter()
 
 
 @pytest.fixture
