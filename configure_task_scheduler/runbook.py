@@ -49,12 +49,13 @@ class RunBook:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
-        self._listeners: list[Listener] = []
+        # Replaced, never changed in place: emit() reads it without the lock.
+        self._listeners: tuple[Listener, ...] = ()
 
     def subscribe(self, listener: Listener) -> None:
         """Call `listener(event)` for every run event, on the thread where it happens."""
         with self._lock:
-            self._listeners.append(listener)
+            self._listeners = (*self._listeners, listener)
 
     def reserve(self, run: Run) -> str:
         """Count `run` as in flight, unless its task has too many: then return why not."""
@@ -125,9 +126,7 @@ class RunBook:
 
     def emit(self, event: RunEvent) -> None:
         """Tell every listener; one that raises is logged and the others still hear."""
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
+        for listener in self._listeners:
             try:
                 listener(event)
             except Exception:
