@@ -32,7 +32,7 @@ from .task import Run, RunResult, RunStatus, Task, log_fields
 
 logger = logging.getLogger("configure_task_scheduler.cli")
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
@@ -92,7 +92,15 @@ def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status (130 if interrupted by Ctrl-C)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before the handlers are installed, or during --run
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper()
@@ -211,7 +219,12 @@ def _execute_now(task: Task) -> RunResult:
     executor = PoolExecutor(max_workers=1, clock=clock)
     reporter = _OneResult()
     executor.submit(Run(task, 1, clock.wall(), clock.monotonic()), reporter)
-    reporter.done.wait()
+    try:
+        reporter.done.wait()
+    except KeyboardInterrupt:  # Ctrl-C: a shell task's process group goes too
+        executor.shutdown(0)
+        _exit_now_if_threads_are_stuck(EXIT_INTERRUPTED)
+        raise
     executor.shutdown(0)
     assert reporter.result is not None
     return reporter.result

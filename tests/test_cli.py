@@ -468,3 +468,23 @@ def test_importing_the_package_pulls_in_only_the_standard_library() -> None:
 
     assert (completed.returncode, completed.stderr) == (0, "")
     assert completed.stdout == "[]\n"
+
+
+def test_ctrl_c_during_run_exits_130_at_once_and_kills_the_command(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    pidfile = tmp_path / "slow.pid"
+    config = write_config({"tasks": [
+        shell_task_entry("slow", f"echo $$ > {pidfile}; exec sleep 30", 60)]})
+    process = subprocess.Popen([sys.executable, "main.py", "--run", "slow", "--config",
+                                str(config)], cwd=REPO_ROOT, env=environment(),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    pid = read_pid(pidfile)
+
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=DEADLINE_SECONDS)
+
+    assert process.returncode == 130
+    assert stderr.splitlines()[-1] == "interrupted"
+    assert "Traceback" not in stderr
+    wait_until(lambda: process_is_gone(pid), DEADLINE_SECONDS)
