@@ -46,7 +46,8 @@ examples:
   python main.py --next 5                            each task's schedule and next 5 runs
   python main.py --simulate 7d                       the runs of the coming week, in a second
 
-exit status: 0 ok, 1 the task given to --run failed, 2 bad config or arguments
+exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed,
+2 bad config or arguments, 130 a second Ctrl-C or Ctrl-C during --run
 """
 
 
