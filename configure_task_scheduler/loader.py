@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from . import checks
 from .checks import FieldReader
-from .errors import ConfigError, Problem, ScheduleError
-from .cron import CronSchedule, resolve_timezone
-from .entry_points import describe_callable, import_entry_point, import_path
-from .schedules import IntervalSchedule, OneShotSchedule, Schedule
-from .task import EMPTY_KWARGS, Task, TaskType
+from .cron import CronSchedule
+from .errors import ConfigError, Problem
+from .entry_points import import_path
+from .schedules import IntervalSchedule
+from .task import Task, TaskType
+from .task_fields import SCHEDULE_FIELDS  # noqa: F401 (part of the loader's field lists)
+from .task_fields import (make_schedule, read_arguments, read_entry_point, read_environment,
+                          read_policies, read_schedule, read_timezone)
 
-SCHEDULE_FIELDS = ("interval_seconds", "cron", "at")
 COMPACT_FIELDS = ("name", "command", "schedule")
 
 TASK_FIELDS: dict[str, str] = {
@@ -232,7 +231,7 @@ def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Prob
         max_workers=reader.read("max_workers", checks.integer_at_least(1), 4),
         shutdown_timeout_seconds=reader.read(
             "shutdown_timeout_seconds", checks.number_at_least(0), 10.0),
-        timezone=_read_timezone(reader, None),
+        timezone=read_timezone(reader, None),
         reload_interval_seconds=reader.read(
             "reload_interval_seconds", checks.number_at_least(0), 2.0),
     )
@@ -324,7 +323,7 @@ def _read_compact_task(entry: dict[str, Any], position: int, file: str,
     task_id = reader.read("name", checks.TASK_ID)
     command = reader.read("command", checks.SHELL_COMMAND)
     expression = reader.read("schedule", checks.STRING)
-    schedule = _make_schedule(reader, "schedule", CronSchedule, expression, timezone)
+    schedule = make_schedule(reader, "schedule", CronSchedule, expression, timezone)
     if reader.problems or schedule is None:
         return None, reader.problems
     entry_point = tuple(command) if isinstance(command, list) else command
@@ -334,8 +333,8 @@ def _read_compact_task(entry: dict[str, Any], position: int, file: str,
 def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None:
     task_id = reader.read("task_id", checks.TASK_ID)
     task_type = reader.read("task_type", checks.TASK_TYPE)
-    entry_point, target = _read_entry_point(reader, task_type)
-    schedule = _read_schedule(reader, _read_timezone(reader, default_zone))
+    entry_point, target = read_entry_point(reader, task_type)
+    schedule = read_schedule(reader, read_timezone(reader, default_zone))
     return Task(
         task_id=task_id or "", task_type=TaskType(task_type or "shell"),
         entry_point=entry_point or "", schedule=schedule or IntervalSchedule(1),
@@ -346,157 +345,7 @@ def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None
         timeout_seconds=reader.read("timeout_seconds", checks.POSITIVE_OR_NULL, None),
         jitter_seconds=reader.read("jitter_seconds", checks.NON_NEGATIVE, 0.0),
         target=target,
-        **_read_arguments(reader, task_type),
-        **_read_policies(reader),
-        **_read_environment(reader, task_type),
+        **read_arguments(reader, task_type),
+        **read_policies(reader),
+        **read_environment(reader, task_type),
     )
-
-
-def _read_entry_point(reader: FieldReader, task_type: str | None) -> tuple[Any, Any]:
-    """Return the entry point and, for a python task, its imported function."""
-    if task_type == "python":
-        value = reader.read("entry_point", checks.PYTHON_ENTRY_POINT)
-        return _import_target(reader, value)
-    if task_type == "shell":
-        value = reader.read("entry_point", checks.SHELL_COMMAND)
-        return (tuple(value) if isinstance(value, list) else value), None
-    return reader.read("entry_point", checks.ANYTHING), None
-
-
-def _import_target(reader: FieldReader, entry_point: Any) -> tuple[Any, Any]:
-    """Import a python task's function (or take the one the API handed over)."""
-    if callable(entry_point):  # from the library API: already a function
-        return describe_callable(entry_point), entry_point
-    if entry_point is None:
-        return None, None
-    try:
-        return entry_point, import_entry_point(entry_point)
-    except ImportError as error:
-        reader.problem("entry_point", str(error))
-        return entry_point, None
-
-
-def _read_arguments(reader: FieldReader, task_type: str | None) -> dict[str, Any]:
-    if task_type == "shell":
-        for name in ("args", "kwargs"):
-            if name in reader.values:
-                reader.problem(name, f"only python tasks take {name}; this is a shell task"
-                               f"{reader.origin(name)}")
-    if task_type != "python":
-        return {}
-    args = reader.read("args", checks.LIST, [])
-    kwargs = reader.read("kwargs", checks.OBJECT, None)
-    return {"args": tuple(args or ()),
-            "kwargs": MappingProxyType(dict(kwargs)) if kwargs else EMPTY_KWARGS}
-
-
-def _read_policies(reader: FieldReader) -> dict[str, Any]:
-    """The execution policies: overlap, retries, misfires (defaults as in `Task`)."""
-    read = reader.read
-    return {
-        "max_instances": read("max_instances", checks.COUNT_FROM_ONE, 1),
-        "retries": read("retries", checks.COUNT_FROM_ZERO, 0),
-        "retry_delay_seconds": read("retry_delay_seconds", checks.NON_NEGATIVE, 1.0),
-        "retry_backoff": read("retry_backoff", checks.AT_LEAST_ONE, 2.0),
-        "retry_max_delay_seconds": read("retry_max_delay_seconds", checks.NON_NEGATIVE, 300.0),
-        "misfire_grace_seconds": read("misfire_grace_seconds", checks.NON_NEGATIVE_OR_NULL, None),
-    }
-
-
-def _read_environment(reader: FieldReader, task_type: str | None) -> dict[str, Any]:
-    """`env` (with ${NAME} taken from the scheduler's environment) and `cwd`."""
-    fields: dict[str, Any] = {}
-    if "env" in reader.values:
-        fields["env"] = MappingProxyType(_resolve_env(reader, reader.values["env"]))
-    if "cwd" in reader.values:
-        if task_type == "python":
-            reader.problem("cwd", "only shell tasks take cwd; this is a python task"
-                           f"{reader.origin('cwd')}")
-        fields["cwd"] = _read_cwd(reader)
-    return fields
-
-
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def _resolve_env(reader: FieldReader, env: Any) -> dict[str, str]:
-    """Check `env` without ever echoing a value: they may be secrets."""
-    if not isinstance(env, dict):
-        reader.problem("env", f"expected an object of strings, found {checks.kind_of(env)}")
-        return {}
-    resolved = {}
-    for name, value in env.items():
-        if not name or "=" in name or "\0" in name:  # no program could read these back
-            reader.problem("env", f'{json.dumps(name)}: a variable name cannot be empty or '
-                           'contain "=" or a NUL character')
-            continue
-        if not isinstance(value, str):
-            reader.problem("env", f'"{name}": expected a string, found {checks.kind_of(value)}')
-            continue
-        if "\0" in value:
-            reader.problem("env", f'"{name}": a value cannot contain a NUL character')
-            continue
-        unset = [ref for ref in _REFERENCE.findall(value) if ref not in os.environ]
-        for ref in unset:
-            reader.problem("env", f'"{name}": ${{{ref}}} is not set in the environment '
-                           "the scheduler was started with")
-        resolved[name] = _REFERENCE.sub(lambda match: os.environ.get(match[1], ""), value)
-    return resolved
-
-
-def _read_cwd(reader: FieldReader) -> str | None:
-    cwd = reader.read("cwd", checks.STRING)
-    if cwd is None:
-        return None
-    # A relative cwd is relative to the config file, wherever the scheduler runs.
-    base = Path(reader.file).resolve().parent if reader.file else Path.cwd()
-    path = base / Path(cwd).expanduser()
-    if not path.is_dir():
-        reader.problem("cwd", f'no such directory "{cwd}"' +
-                       (f" (resolved to {path})" if str(path) != cwd else ""))
-        return None
-    return str(path)
-
-
-def _read_schedule(reader: FieldReader, zone: tzinfo | None) -> Schedule | None:
-    present = [name for name in SCHEDULE_FIELDS if name in reader.values]
-    if "align" in reader.values and present != ["interval_seconds"]:
-        reader.problem("align", "only an interval_seconds schedule can be aligned")
-    if len(present) != 1:
-        found = f"found {', '.join(present)}" if present else "found none"
-        reader.problem("", f"expected exactly one schedule ({', '.join(SCHEDULE_FIELDS)}), "
-                       f"{found}")
-        return None
-    kind = present[0]
-    if kind == "interval_seconds":
-        seconds = reader.read("interval_seconds", checks.POSITIVE_NUMBER)
-        align = reader.read("align", checks.BOOLEAN, False)
-        return _make_schedule(reader, "align", IntervalSchedule, seconds, align, zone)
-    maker = CronSchedule if kind == "cron" else OneShotSchedule
-    return _make_schedule(reader, kind, maker, reader.read(kind, checks.STRING), zone)
-
-
-def _make_schedule(reader: FieldReader, field: str, maker: Callable[..., Schedule],
-                   first: Any, *more: Any) -> Schedule | None:
-    """Build a schedule from values already checked; its own complaint names `field`."""
-    if first is None:
-        return None
-    try:
-        return maker(first, *more)
-    except ScheduleError as error:
-        message = str(error)
-        # Messages that already name their field ('cron "0 25 * * *": hour: ...',
-        # 'align needs ...') are not prefixed with it a second time.
-        reader.problem("" if message.startswith(("cron ", f"{field} ")) else field, message)
-        return None
-
-
-def _read_timezone(reader: FieldReader, default: tzinfo | None) -> tzinfo | None:
-    name = reader.read("timezone", checks.STRING, None)
-    if name is None:
-        return default
-    try:
-        return resolve_timezone(name)
-    except ScheduleError as error:
-        reader.problem("timezone", str(error).removeprefix("timezone: "))
-        return default
