@@ -243,7 +243,9 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock,
     try:
         call_target(run)
         result = make_result(run, clock, started_at, started, RunStatus.SUCCEEDED)
-    except Exception as error:  # a task's failure must never reach the scheduler
+    # BaseException too: a task calling sys.exit() must not take its worker
+    # thread down with it (the run would stay "running" and the pool shrink).
+    except BaseException as error:
         redact = Redactor(task.env)
         _log_failure(run, error, redact)
         summary = redact(f"{type(error).__name__}: {error}")
@@ -260,7 +262,7 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock,
                        extra=log_fields(run, "run_returned_late", result.status))
 
 
-def _log_failure(run: Run, error: Exception, redact: Redactor) -> None:
+def _log_failure(run: Run, error: BaseException, redact: Redactor) -> None:
     """Log a callable's exception with its traceback, the task's env values hidden."""
     task_id, run_number, kind = run.task.task_id, run.run_number, type(error).__name__
     fields = log_fields(run, "run_error", RunStatus.FAILED)

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -194,6 +195,23 @@ def test_raising_python_task_fails_and_is_logged_while_other_runs_go_on(
     assert record.getMessage() == "task boom run 1 raised ValueError"
     assert record.exc_info is not None and record.exc_info[0] is ValueError
     assert "Traceback (most recent call last)" in caplog.text
+
+
+def test_task_calling_sys_exit_fails_and_its_worker_lives_on(
+        reporter: RecordingReporter) -> None:
+    def quit_process() -> None:
+        sys.exit(3)
+
+    one_worker = PoolExecutor(max_workers=1, clock=RealClock())
+    try:
+        one_worker.submit(python_run("quitter", quit_process), reporter)
+        one_worker.submit(python_run("after", lambda: None), reporter)
+        quitter, after = reporter.result_of("quitter"), reporter.result_of("after")
+    finally:
+        one_worker.shutdown(DEADLINE_SECONDS)
+
+    assert (quitter.status, quitter.error) == (RunStatus.FAILED, "SystemExit: 3")
+    assert after.status is RunStatus.SUCCEEDED
 
 
 def test_python_callable_past_its_timeout_is_reported_at_once_but_released_when_it_returns(
