@@ -68,7 +68,6 @@ class FakeClock:
         if self._wall.tzinfo is None:
             raise ValueError("FakeClock needs an aware start datetime")
         self._monotonic = monotonic_start
-        self.sleeps: int = 0
 
     def monotonic(self) -> float:
         return self._monotonic
@@ -80,7 +79,6 @@ class FakeClock:
         if seconds < 0:
             raise ValueError(f"cannot sleep a negative time: {seconds}")
         self.advance(seconds)
-        self.sleeps += 1
 
     def wake(self) -> None:
         """Nothing to do: a fake sleep never blocks."""

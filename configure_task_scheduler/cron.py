@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time as _time
 import zoneinfo
 from datetime import MAXYEAR, datetime, time, timedelta, timezone, tzinfo
 
@@ -105,9 +106,10 @@ def local_timezone() -> tzinfo:
     """Return this machine's time zone, with its daylight-saving rules where they can be found.
 
     Tries the TZ variable, then /etc/localtime (a symlink names the zone; a copied
-    file is read as is), then falls back to today's fixed UTC offset. It is read
-    once per TZ value (it is asked for every task): a scheduler started before
-    the machine's zone file changes keeps the old zone until restarted.
+    file is read as is), then falls back to the zone's standard-time UTC offset
+    (without daylight-saving rules). It is read once per TZ value (it is asked
+    for every task): a scheduler started before the machine's zone file changes
+    keeps the old zone until restarted.
 
     Returns:
         A ZoneInfo when the zone can be identified, else a fixed-offset timezone.
@@ -130,9 +132,9 @@ def _local_timezone(tz_variable: str) -> tzinfo:
                 return zoneinfo.ZoneInfo.from_file(file)
         except (OSError, ValueError):
             pass
-    fallback = datetime.now().astimezone().tzinfo
-    assert fallback is not None  # astimezone() on a naive datetime always attaches one
-    return fallback
+    # Last resort: the standard-time offset the C library was configured with.
+    # Only clock.py reads the clock, so this does not ask "what offset is it now".
+    return timezone(timedelta(seconds=-_time.timezone), _time.tzname[0])
 
 
 def resolve_timezone(timezone: str | tzinfo | None) -> tzinfo:

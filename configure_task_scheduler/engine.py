@@ -10,8 +10,7 @@ waits on the clock, which other threads can wake.
 Removing or replacing a task does not search the queue (`sched.cancel` is
 O(n)): each plan has a generation number, unique in the engine, queued events
 carry the generation they were planned for, and an event whose generation is
-not its task's current one is ignored
-when it fires ("lazy cancellation").
+not its task's current one is ignored when it fires ("lazy cancellation").
 
 What became of each run (in flight, counts, last result, listeners) is
 kept by the `RunBook`; listeners subscribe to its `RunEvent`s (run_started,
@@ -25,8 +24,10 @@ import logging
 import random
 import sched
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from . import planning, policies
 from .clock import Clock, RealClock
@@ -183,7 +184,7 @@ class Engine:
                 return False
             if plan is None:  # the engine has not started: plan the task first
                 self._plan_first_run(task, self._now())
-            self._queue.enterabs(self._clock.monotonic(), 0, self._on_run_now, (task_id,))
+            self._enter(self._clock.monotonic(), self._on_run_now, task_id)
         self._clock.wake()
         return True
 
@@ -226,7 +227,8 @@ class Engine:
             missed = "some missed runs" if slot.missed < 0 else \
                 f"{slot.missed} missed run{'s' if slot.missed > 1 else ''}"
             logger.warning("task %s is %.3fs behind: %s coalesced into this one",
-                           plan.task.task_id, _lateness(plan.task, plan.slot, now), missed)
+                           plan.task.task_id, planning.lateness(plan.task, plan.slot, now),
+                           missed)
         self._enqueue(plan, slot, now)
 
     def _enqueue(self, plan: _Plan, slot: Slot | None, now: Now) -> None:
@@ -234,8 +236,7 @@ class Engine:
         if slot is None:
             logger.info("task %s has no runs ahead", plan.task.task_id)
             return
-        self._queue.enterabs(slot.monotonic, 0, self._on_due,
-                             (plan.task.task_id, plan.generation))
+        self._enter(slot.monotonic, self._on_due, plan.task.task_id, plan.generation)
         if logger.isEnabledFor(logging.DEBUG):  # the teaching view of the queue
             logger.debug("task %s next run at %s, in %.3fs", plan.task.task_id,
                          slot.wall.isoformat(sep=" ", timespec="milliseconds"),
@@ -249,9 +250,7 @@ class Engine:
         """
         now, last = self._now(), self._last_reading
         self._last_reading = now
-        if last is None:
-            return
-        skew = (now.wall - last.wall).total_seconds() - (now.monotonic - last.monotonic)
+        skew = planning.wall_clock_skew(last, now) if last is not None else 0.0
         if abs(skew) < CLOCK_JUMP_SECONDS:
             return
         logger.warning("the wall clock jumped %s by %.1fs (clock change or suspend); "
@@ -264,59 +263,59 @@ class Engine:
 
     # -- a run is due ------------------------------------------------------------
 
-    def _on_due(self, task_id: str, generation: int) -> None:
-        """A queued event fired: plan the next run first, then start or skip this one.
+    def _enter(self, when: float, action: Callable[..., None], *args: Any) -> None:
+        """Queue `action(*args)` at monotonic time `when`, behind `_guarded`."""
+        self._queue.enterabs(when, 0, self._guarded, (action, args))
 
-        This is the `sched` action, so it must never raise: an exception here
-        would escape `sched.run()` and stop every task.
-        """
+    def _guarded(self, action: Callable[..., None], args: tuple[Any, ...]) -> None:
+        """Every `sched` action goes through here: it must never raise, because an
+        exception would escape `sched.run()` and stop every task."""
         try:
-            with self._lock:
-                plan = self._plans.get(task_id)
-                if plan is None or plan.generation != generation:
-                    return  # a stale event of a removed or replaced task
-                run = self._take_due_run(plan)
-            self._dispatch(plan, run)
+            action(*args)
         except Exception:
-            logger.exception("engine error while handling task %s; the scheduler goes on", task_id)
+            logger.exception("engine error in %s for task %s; the scheduler goes on",
+                             action.__name__, args[0])
+
+    def _on_due(self, task_id: str, generation: int) -> None:
+        """A queued event fired: plan the next run first, then start or skip this one."""
+        with self._lock:
+            plan = self._plans.get(task_id)
+            if plan is None or plan.generation != generation:
+                return  # a stale event of a removed or replaced task
+            now = self._now()
+            run = self._take_due_run(plan, now)
+        self._dispatch(run, now.monotonic)
 
     def _on_retry_due(self, task_id: str, generation: int, run: Run) -> None:
-        """A retry's wait is over: start its next attempt (the `sched` action for retries)."""
-        try:
-            with self._lock:
-                plan = self._plans.get(task_id)
-                if plan is None or plan.generation != generation or plan.retry is None:
-                    return  # the task was removed or replaced: its retry goes with it
-                plan.retry = None
-            self._dispatch(plan, run)
-        except Exception:
-            logger.exception("engine error while retrying task %s; the scheduler goes on", task_id)
+        """A retry's wait is over: start its next attempt."""
+        with self._lock:
+            plan = self._plans.get(task_id)
+            if plan is None or plan.generation != generation or plan.retry is None:
+                return  # the task was removed or replaced: its retry goes with it
+            plan.retry = None
+        self._dispatch(run, self._clock.monotonic())
 
     def _on_run_now(self, task_id: str) -> None:
-        """The `sched` action of `run_now`: an extra run, planned for now."""
-        try:
-            with self._lock:
-                plan = self._plans.get(task_id)
-                if plan is None:
-                    return  # removed in the meantime
-                plan.runs_so_far += 1
-                run = Run(plan.task, plan.runs_so_far, self._clock.wall(), self._clock.monotonic())
-            self._dispatch(plan, run)
-        except Exception:
-            logger.exception("engine error while running task %s now; the scheduler goes on",
-                             task_id)
+        """The action of `run_now`: an extra run, planned for now."""
+        with self._lock:
+            plan = self._plans.get(task_id)
+            if plan is None:
+                return  # removed in the meantime
+            plan.runs_so_far += 1
+            now = self._now()
+            run = Run(plan.task, plan.runs_so_far, now.wall, now.monotonic)
+        self._dispatch(run, now.monotonic)
 
-    def _take_due_run(self, plan: _Plan) -> Run:
+    def _take_due_run(self, plan: _Plan, now: Now) -> Run:
         assert plan.slot is not None
         plan.runs_so_far += 1
         run = Run(plan.task, plan.runs_so_far, plan.slot.wall, plan.slot.monotonic)
-        self._plan_next_run(plan, self._now())
+        self._plan_next_run(plan, now)
         return run
 
-    def _dispatch(self, plan: _Plan, run: Run) -> None:
+    def _dispatch(self, run: Run, now: float) -> None:
         """Skip the run if it is too late or too many are in flight, else hand it off."""
-        lateness = self._clock.monotonic() - run.planned_monotonic
-        reason = policies.misfire_reason(run.task, lateness)
+        reason = policies.misfire_reason(run.task, now - run.planned_monotonic)
         if reason:
             self._skip(run, RunStatus.MISSED, reason)
         elif reason := self._book.reserve(run):
@@ -379,8 +378,7 @@ class Engine:
             return False
         retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
         plan.retry = (retry, result)
-        self._queue.enterabs(due, 0, self._on_retry_due,
-                             (plan.task.task_id, plan.generation, retry))
+        self._enter(due, self._on_retry_due, plan.task.task_id, plan.generation, retry)
         self._clock.wake()
         return True
 
@@ -411,13 +409,6 @@ class Engine:
         next_run_at = plan.slot.wall if plan.slot is not None and self._running else None
         return TaskSnapshot(task, _state_of(plan, record), next_run_at, record.running,
                             record.last_result, record.counts)
-
-
-def _lateness(task: Task, slot: Slot, now: Now) -> float:
-    """Seconds since the slot was due, on the clock the task is planned on."""
-    if task.schedule.on_monotonic_clock:
-        return now.monotonic - slot.monotonic
-    return (now.wall - slot.wall).total_seconds()
 
 
 def _state_of(plan: _Plan, record: TaskRecord) -> TaskState:

@@ -57,12 +57,17 @@ def first_slot(task: Task, now: Now, random: Random, starting: bool = True) -> S
     `run_on_start` and `@reboot` then do not run it again.
     """
     schedule = task.schedule
-    if starting and (task.run_on_start or getattr(schedule, "is_reboot", False)):
+    if starting and runs_at_start(task):
         return Slot(now.monotonic, now.wall, now.wall, anchor=now.monotonic, index=0)
     if isinstance(schedule, IntervalSchedule) and schedule.on_monotonic_clock:
         return _grid_slot(task, schedule, now.monotonic, 1, now, random)
     following = schedule.next_after(now.wall)
     return None if following is None else _wall_slot(task, following, now, random)
+
+
+def runs_at_start(task: Task) -> bool:
+    """True if the task runs as soon as the scheduler starts (`run_on_start`, `@reboot`)."""
+    return task.run_on_start or bool(getattr(task.schedule, "is_reboot", False))
 
 
 def next_slot(task: Task, previous: Slot, now: Now, random: Random) -> Slot | None:
@@ -91,6 +96,22 @@ def moved_slot(slot: Slot, now: Now) -> Slot:
     """
     delay = max(_seconds_between(now.wall, slot.wall), 0.0)
     return replace(slot, monotonic=now.monotonic + delay)
+
+
+def lateness(task: Task, slot: Slot, now: Now) -> float:
+    """Seconds since the slot was due, on the clock the task is planned on."""
+    if task.schedule.on_monotonic_clock:
+        return now.monotonic - slot.monotonic
+    return _seconds_between(slot.wall, now.wall)
+
+
+def wall_clock_skew(last: Now, now: Now) -> float:
+    """How much further the wall clock moved than the monotonic one since `last`.
+
+    Far from 0 after a clock step (NTP, by hand) or a suspend (Linux's
+    monotonic clock stops while suspended); NTP's slewing stays near 0.
+    """
+    return _seconds_between(last.wall, now.wall) - (now.monotonic - last.monotonic)
 
 
 def _grid_slot(task: Task, schedule: IntervalSchedule, anchor: float, index: int,

@@ -17,6 +17,7 @@ from typing import TextIO
 from .clock import FakeClock
 from .engine import Engine
 from .executor import RunReporter
+from .planning import runs_at_start
 from .registry import Registry
 from .schedules import upcoming_runs
 from .task import EventKind, Run, RunEvent, RunResult, RunStatus, Task
@@ -41,7 +42,7 @@ def parse_duration(text: str) -> float:
 def next_runs(task: Task, now: datetime, count: int) -> list[datetime]:
     """Return a task's next `count` runs if the scheduler started at `now`."""
     zone = task.schedule.timezone
-    runs = [now.astimezone(zone)] if task.run_on_start or _is_reboot(task) else []
+    runs = [now.astimezone(zone)] if runs_at_start(task) else []
     return runs + upcoming_runs(task.schedule, now, count - len(runs))
 
 
@@ -89,10 +90,6 @@ def print_counts(tasks: list[Task], counts: Counter[str], out: TextIO) -> None:
     for task in tasks:
         if task.enabled:
             print(f"{task.task_id:<{width}}  {counts[task.task_id]} runs", file=out)
-
-
-def _is_reboot(task: Task) -> bool:
-    return bool(getattr(task.schedule, "is_reboot", False))
 
 
 class _DryRunExecutor:

@@ -20,12 +20,11 @@ from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
 from .clock import Clock, RealClock
-from .cron import resolve_timezone
 from .engine import Engine
 from .entry_points import default_task_id
 from .errors import ConfigError, Problem
 from .executor import Executor, PoolExecutor
-from .loader import LoadedConfig, load_config, read_settings, read_task
+from .loader import LoadedConfig, SchedulerSettings, load_config, read_settings, read_task
 from .registry import Registry
 from .reload import ConfigWatcher, ReloadSummary
 from .task import Listener, Task, TaskSnapshot
@@ -54,13 +53,13 @@ class Scheduler:
     def __init__(self, max_workers: int = 4, *, timezone: str | tzinfo | None = None,
                  shutdown_timeout_seconds: float = 10.0, clock: Clock | None = None,
                  executor: Executor | None = None) -> None:
-        problems = _settings_problems(max_workers, timezone, shutdown_timeout_seconds)
+        settings, problems = _read_arguments(max_workers, timezone, shutdown_timeout_seconds)
         if problems:
             raise ConfigError(problems)
         self._clock = clock or RealClock()
         self._executor = executor or PoolExecutor(max_workers, self._clock)
         self._engine = Engine(Registry(), self._executor, self._clock)
-        self._timezone = None if timezone is None else resolve_timezone(timezone)
+        self._timezone = timezone if isinstance(timezone, tzinfo) else settings.timezone
         self.shutdown_timeout_seconds = shutdown_timeout_seconds
         self._thread: threading.Thread | None = None
         self._watcher: ConfigWatcher | None = None
@@ -318,10 +317,10 @@ def _entry_for(target: Any, options: dict[str, Any]) -> dict[str, Any]:
     return entry | options
 
 
-def _settings_problems(max_workers: Any, timezone: Any,
-                       shutdown_timeout_seconds: Any) -> list[Problem]:
+def _read_arguments(max_workers: Any, timezone: Any,
+                    shutdown_timeout_seconds: Any) -> tuple[SchedulerSettings, list[Problem]]:
     """Check the constructor's arguments as the config's `scheduler` section is checked."""
     section = {"max_workers": max_workers, "shutdown_timeout_seconds": shutdown_timeout_seconds}
     if timezone is not None and not isinstance(timezone, tzinfo):
         section["timezone"] = timezone
-    return read_settings(section, "")[1]
+    return read_settings(section, "")

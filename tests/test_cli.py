@@ -374,16 +374,25 @@ def test_sigterm_lets_the_run_in_flight_finish_then_exits_0(
     assert messages[-1] == "scheduler stopped"
 
 
+def start_long_run(write_config: Callable[..., Path], tmp_path: Path,
+                   start_scheduler: Callable[[Path], BackgroundScheduler],
+                   shutdown_timeout_seconds: float) -> tuple[BackgroundScheduler, int]:
+    """Start the scheduler with a 30 s shell run in flight; return it and the run's pid."""
+    pidfile = tmp_path / "long.pid"
+    long_task = shell_task_entry("long", f"echo $$ > {pidfile}; exec sleep 30", 60,
+                                 run_on_start=True)
+    config = write_config({"scheduler": {"shutdown_timeout_seconds": shutdown_timeout_seconds},
+                           "tasks": [long_task]})
+    scheduler = start_scheduler(config)
+    return scheduler, read_pid(pidfile)
+
+
 def test_second_sigint_exits_at_once_with_130(
         write_config: Callable[..., Path], tmp_path: Path,
         start_scheduler: Callable[[Path], BackgroundScheduler],
         kill_groups_at_exit: list[int]) -> None:
-    pidfile = tmp_path / "long.pid"
-    long_task = shell_task_entry("long", f"echo $$ > {pidfile}; exec sleep 30", 60,
-                                 run_on_start=True)
-    config = write_config({"scheduler": {"shutdown_timeout_seconds": 30}, "tasks": [long_task]})
-    scheduler = start_scheduler(config)
-    kill_groups_at_exit.append(read_pid(pidfile))
+    scheduler, leader = start_long_run(write_config, tmp_path, start_scheduler, 30)
+    kill_groups_at_exit.append(leader)
     scheduler.send(signal.SIGINT)
     scheduler.wait_for_log(r"scheduler stopping: waiting up to 30s for runs in flight")
 
@@ -399,12 +408,7 @@ def test_sigterm_cuts_short_a_run_longer_than_the_shutdown_timeout(
         write_config: Callable[..., Path], tmp_path: Path,
         start_scheduler: Callable[[Path], BackgroundScheduler],
         kill_groups_at_exit: list[int]) -> None:
-    pidfile = tmp_path / "long.pid"
-    long_task = shell_task_entry("long", f"echo $$ > {pidfile}; exec sleep 30", 60,
-                                 run_on_start=True)
-    config = write_config({"scheduler": {"shutdown_timeout_seconds": 0.5}, "tasks": [long_task]})
-    scheduler = start_scheduler(config)
-    leader = read_pid(pidfile)
+    scheduler, leader = start_long_run(write_config, tmp_path, start_scheduler, 0.5)
     kill_groups_at_exit.append(leader)
 
     scheduler.send(signal.SIGTERM)
