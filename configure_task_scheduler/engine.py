@@ -358,27 +358,32 @@ class Engine:
     def run_finished(self, run: Run, result: RunResult) -> None:
         """Executor callback: a run's result is known; retry it if its task says so."""
         delay = policies.retry_delay(run.task, result.status, run.attempt)
-        with self._lock:
-            plan = self._plans.get(run.task.task_id)
-            if delay is not None and (plan is None or not self._plan_retry(plan, run, result,
-                                                                         delay)):
-                delay = None
+        if delay is not None and not self._plan_retry(run, result, delay):
+            delay = None
         self._book.finished(run, result, delay)
 
     def run_released(self, run: Run) -> None:
         """Executor callback: a run's thread is free, so it no longer counts as running."""
         self._book.released(run)
 
-    def _plan_retry(self, plan: _Plan, run: Run, result: RunResult, delay: float) -> bool:
-        """Queue the next attempt of `run`, unless the task's next run would come first."""
+    def _plan_retry(self, run: Run, result: RunResult, delay: float) -> bool:
+        """Queue the next attempt of `run`, unless its task is gone or its next run comes first.
+
+        Only a retry takes the engine's lock from a pool thread: a run that
+        simply ends never contends with the engine's loop.
+        """
         due = self._clock.monotonic() + delay
-        if plan.slot is not None and due >= plan.slot.monotonic:
-            logger.warning("task %s run %d not retried: its next run is due before the "
-                           "retry would be", run.task.task_id, run.run_number)
-            return False
-        retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
-        plan.retry = (retry, result)
-        self._enter(due, self._on_retry_due, plan.task.task_id, plan.generation, retry)
+        with self._lock:
+            plan = self._plans.get(run.task.task_id)
+            if plan is None:
+                return False
+            if plan.slot is not None and due >= plan.slot.monotonic:
+                logger.warning("task %s run %d not retried: its next run is due before the "
+                               "retry would be", run.task.task_id, run.run_number)
+                return False
+            retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
+            plan.retry = (retry, result)
+            self._enter(due, self._on_retry_due, plan.task.task_id, plan.generation, retry)
         self._clock.wake()
         return True
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import itertools
 import logging
 import queue
 import subprocess
@@ -64,10 +63,13 @@ class Executor(Protocol):
 class PoolExecutor:
     """Runs each `Run` on one of up to `max_workers` threads.
 
-    The hand-off is a `queue.SimpleQueue`: `submit` puts the run and wakes one
-    idle worker; a new worker thread starts only when none is idle. (This is
-    `ThreadPoolExecutor`'s design without the per-run `Future`, which the
-    engine has no use for: it learns about a run through its `RunReporter`.)
+    The hand-off is a `queue.SimpleQueue`: `submit` puts the run, which wakes a
+    worker only if one is waiting; a new worker thread starts only when none
+    is idle. (This is `ThreadPoolExecutor`'s design without the per-run
+    `Future`, which the engine has no use for: it learns about a run through
+    its `RunReporter`.) A run crosses threads with no other shared state: the
+    executor's lock is taken by `submit` and by a worker only as it runs out
+    of work, so the engine's loop and busy workers do not contend for it.
 
     Args:
         max_workers: how many runs may execute at the same time.
@@ -77,62 +79,60 @@ class PoolExecutor:
     def __init__(self, max_workers: int = 4, clock: Clock | None = None) -> None:
         self._clock = clock or RealClock()
         self._max_workers = max_workers
-        self._jobs: queue.SimpleQueue[tuple[int, Run, RunReporter] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # one permit per worker waiting for a job
+        self._jobs: queue.SimpleQueue[tuple[Run, RunReporter] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._all_done = threading.Condition(self._lock)
-        self._outstanding: dict[int, Run] = {}  # queued or running, by job number
-        self._job_numbers = itertools.count()
+        self._idle = 0  # workers waiting for a job that no submit has claimed yet
+        self._all_left = threading.Condition(self._lock)
         self._workers: list[threading.Thread] = []
+        self._working = 0  # worker threads that have not left
+        # Worker n's run in progress, or None; only worker n writes slot n.
+        self._running: list[Run | None] = []
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
         self._closed = False
 
     def submit(self, run: Run, reporter: RunReporter) -> None:
         """Queue `run` for a worker thread."""
-        number = next(self._job_numbers)
         with self._lock:
-            if self._closed:  # the scheduler is stopping
-                closed = True
-            else:
-                closed = False
-                self._outstanding[number] = run
-        if closed:
+            closed = self._closed
+            if not closed:  # put under the lock: nothing slips in behind shutdown's sentinels
+                self._jobs.put((run, reporter))
+                if self._idle:
+                    self._idle -= 1
+                elif len(self._workers) < self._max_workers:
+                    self._add_worker()
+        if closed:  # the scheduler is stopping
             release_unstarted(run, reporter)
-            return
-        self._jobs.put((number, run, reporter))
-        if not self._idle.acquire(blocking=False):
-            self._add_worker()
 
     def shutdown(self, timeout_seconds: float) -> list[Run]:
         """Stop taking runs, wait for those in flight, then terminate what is left."""
         with self._lock:
             self._closed = True
+            for _ in self._workers:  # each worker leaves once it has no run
+                self._jobs.put(None)
         self._release_queued()
-        cut_short = self._wait_for_runs(timeout_seconds)
+        cut_short = self._join_workers(timeout_seconds)
         with self._lock:
             processes = list(self._processes.values())
         for process in processes:
             terminate_group(process, KILL_GRACE_SECONDS)
-        still_running = self._wait_for_runs(KILL_GRACE_SECONDS + DRAIN_SECONDS + 1)
-        for _ in self._workers:
-            self._jobs.put(None)
-        if not still_running:  # only callables that never return could keep a thread
-            for worker in self._workers:
-                worker.join()
+        # Only a callable that never returns keeps its thread past this.
+        self._join_workers(KILL_GRACE_SECONDS + DRAIN_SECONDS + 1)
         return cut_short
 
     def _add_worker(self) -> None:
-        with self._lock:
-            if len(self._workers) >= self._max_workers:
-                return  # every worker is busy: the job waits in the queue
-            worker = threading.Thread(target=self._work, daemon=False,
-                                      name=f"task-worker-{len(self._workers)}")
-            self._workers.append(worker)
+        """Start one more worker thread (the caller holds the lock)."""
+        number = len(self._workers)
+        worker = threading.Thread(target=self._work, args=(number,), daemon=False,
+                                  name=f"task-worker-{number}")
+        self._workers.append(worker)
+        self._running.append(None)
+        self._working += 1
         worker.start()
 
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            number, run, reporter = job
+    def _work(self, number: int) -> None:
+        while (job := self._next_job()) is not None:
+            run, reporter = job
+            self._running[number] = run
             try:
                 if self._closed:  # taken from the queue as the shutdown began
                     release_unstarted(run, reporter)
@@ -141,11 +141,23 @@ class PoolExecutor:
             except Exception:  # a bug here must not cost the pool a worker
                 logger.exception("task %s run %d: executor error", run.task.task_id,
                                  run.run_number)
-            with self._lock:
-                self._outstanding.pop(number, None)
-                if not self._outstanding:
-                    self._all_done.notify_all()
-            self._idle.release()
+            self._running[number] = None
+        with self._lock:
+            self._working -= 1
+            self._all_left.notify_all()
+
+    def _next_job(self) -> tuple[Run, RunReporter] | None:
+        """Take the next job; a worker about to wait counts itself idle first."""
+        try:
+            return self._jobs.get_nowait()  # busy: no lock, no wait
+        except queue.Empty:
+            pass
+        with self._lock:
+            try:  # again under the lock, which every put holds: a job that came
+                return self._jobs.get_nowait()  # in meanwhile is not missed, and
+            except queue.Empty:  # an idle worker is never counted twice
+                self._idle += 1
+        return self._jobs.get()
 
     def _release_queued(self) -> None:
         """Runs still waiting for a worker at shutdown never start."""
@@ -155,16 +167,19 @@ class PoolExecutor:
             except queue.Empty:
                 return
             if job is not None:
-                number, run, reporter = job
-                with self._lock:
-                    self._outstanding.pop(number, None)
-                release_unstarted(run, reporter)
+                release_unstarted(*job)
+            else:  # a worker's sentinel: it still needs it
+                self._jobs.put(None)
+                return
 
-    def _wait_for_runs(self, seconds: float) -> list[Run]:
-        """Wait until no run is outstanding, or `seconds`; return those still running."""
-        with self._all_done:
-            self._all_done.wait_for(lambda: not self._outstanding, timeout=seconds)
-            return list(self._outstanding.values())
+    def _join_workers(self, seconds: float) -> list[Run]:
+        """Wait up to `seconds` for the workers to leave; return the runs still running."""
+        with self._all_left:
+            all_left = self._all_left.wait_for(lambda: not self._working, timeout=seconds)
+        if all_left:
+            for worker in self._workers:
+                worker.join()  # it has left its loop: this returns at once
+        return [run for run in self._running if run is not None]
 
     def _execute(self, run: Run, reporter: RunReporter) -> None:
         started_at, started = self._clock.wall(), self._clock.monotonic()

@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class _Entry:
+    """One task's runs, guarded by its own lock: pool threads reporting on
+    different tasks, and the engine reserving runs, never wait for each other."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: dict[tuple[int, int], datetime] = field(default_factory=dict)
     last_result: RunResult | None = None
     counts: Counter[RunStatus] = field(default_factory=Counter)
@@ -47,7 +51,8 @@ class RunBook:
     """Run records per task id; a task replaced under the same id keeps its record."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # for adding and dropping entries, and subscribing
+        # Read with single dict operations, which are atomic; changed under the lock.
         self._entries: dict[str, _Entry] = {}
         # Replaced, never changed in place: emit() reads it without the lock.
         self._listeners: tuple[Listener, ...] = ()
@@ -59,8 +64,8 @@ class RunBook:
 
     def reserve(self, run: Run) -> str:
         """Count `run` as in flight, unless its task has too many: then return why not."""
-        with self._lock:
-            entry = self._entry(run.task.task_id)
+        entry = self._entry(run.task.task_id)
+        with entry.lock:
             reason = policies.overlap_reason(run.task, entry.in_flight.values())
             if not reason:
                 entry.in_flight[run.run_number, run.attempt] = run.planned_at
@@ -68,18 +73,20 @@ class RunBook:
 
     def started(self, run: Run, started_at: datetime, lateness_seconds: float) -> None:
         """The run's code starts now: log it and tell listeners."""
-        with self._lock:
-            entry = self._entries.get(run.task.task_id)
-            if entry is not None and (run.run_number, run.attempt) in entry.in_flight:
-                entry.in_flight[run.run_number, run.attempt] = started_at
+        entry = self._entries.get(run.task.task_id)
+        if entry is not None:
+            with entry.lock:
+                if (run.run_number, run.attempt) in entry.in_flight:
+                    entry.in_flight[run.run_number, run.attempt] = started_at
         _log_start(run, lateness_seconds)
-        self.emit(RunEvent(EventKind.RUN_STARTED, run))
+        if self._listeners:  # no event object built when nobody listens
+            self.emit(RunEvent(EventKind.RUN_STARTED, run))
 
     def released(self, run: Run) -> None:
         """The run's thread is free: it no longer counts as in flight."""
-        with self._lock:
-            entry = self._entries.get(run.task.task_id)
-            if entry is not None:
+        entry = self._entries.get(run.task.task_id)
+        if entry is not None:
+            with entry.lock:
                 entry.in_flight.pop((run.run_number, run.attempt), None)
 
     def finished(self, run: Run, result: RunResult, retry_in: float | None) -> None:
@@ -87,7 +94,8 @@ class RunBook:
         if retry_in is None:
             self.count(result)
         _log_result(run, result, retry_in)
-        self.emit(RunEvent(EventKind.RUN_FINISHED, run, result=result))
+        if self._listeners:
+            self.emit(RunEvent(EventKind.RUN_FINISHED, run, result=result))
 
     def skipped(self, run: Run, result: RunResult) -> None:
         """The run ended without running (skipped or missed)."""
@@ -95,21 +103,23 @@ class RunBook:
                        result.status.value, result.error,
                        extra=log_fields(run, "run_skipped", result.status))
         self.count(result, keep_as_last=False)
-        self.emit(RunEvent(EventKind.RUN_SKIPPED, run, result=result, reason=result.error))
+        if self._listeners:
+            self.emit(RunEvent(EventKind.RUN_SKIPPED, run, result=result, reason=result.error))
 
     def count(self, result: RunResult, keep_as_last: bool = True) -> None:
         """Add a final result to its task's counts."""
-        with self._lock:
-            entry = self._entry(result.task_id)
+        entry = self._entry(result.task_id)
+        with entry.lock:
             entry.counts[result.status] += 1
             if keep_as_last:
                 entry.last_result = result
 
     def _entry(self, task_id: str) -> _Entry:
-        """The task's entry, made on first use (the caller holds the lock)."""
+        """The task's entry, made on first use."""
         entry = self._entries.get(task_id)
         if entry is None:
-            entry = self._entries[task_id] = _Entry()
+            with self._lock:
+                entry = self._entries.setdefault(task_id, _Entry())
         return entry
 
     def forget(self, task_id: str) -> None:
@@ -119,8 +129,8 @@ class RunBook:
 
     def record(self, task_id: str) -> TaskRecord:
         """Return a consistent view of one task's runs."""
-        with self._lock:
-            entry = self._entries.get(task_id) or _EMPTY
+        entry = self._entries.get(task_id) or _EMPTY
+        with entry.lock:
             return TaskRecord(len(entry.in_flight), entry.last_result,
                               MappingProxyType(dict(entry.counts)))
 

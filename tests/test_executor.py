@@ -282,6 +282,52 @@ def test_shutdown_leaves_no_pool_threads_behind(reporter: RecordingReporter) -> 
     assert [t.name for t in threading.enumerate() if t.name.startswith("task-worker")] == []
 
 
+def test_runs_due_together_run_at_the_same_time_on_up_to_max_workers_threads(
+        reporter: RecordingReporter) -> None:
+    together = threading.Barrier(3, timeout=DEADLINE_SECONDS)  # opens only for all three at once
+    threads: list[str] = []
+
+    def meet() -> None:
+        threads.append(threading.current_thread().name)
+        together.wait()
+
+    pool = PoolExecutor(max_workers=3, clock=RealClock())
+    try:
+        for task_id in ("a", "b", "c"):
+            pool.submit(python_run(task_id, meet), reporter)
+        statuses = [reporter.result_of(task_id).status for task_id in ("a", "b", "c")]
+    finally:
+        pool.shutdown(DEADLINE_SECONDS)
+
+    assert statuses == [RunStatus.SUCCEEDED] * 3
+    assert sorted(threads) == ["task-worker-0", "task-worker-1", "task-worker-2"]
+
+
+def test_a_busy_pool_queues_runs_for_its_workers_instead_of_starting_more_threads(
+        reporter: RecordingReporter) -> None:
+    release = threading.Event()
+    threads: list[str] = []
+
+    def hold() -> None:
+        threads.append(threading.current_thread().name)
+        release.wait(DEADLINE_SECONDS)
+
+    pool = PoolExecutor(max_workers=2, clock=RealClock())
+    try:
+        for task_id in ("a", "b", "c", "d"):
+            pool.submit(python_run(task_id, hold), reporter)
+        wait_until(lambda: len(threads) == 2, DEADLINE_SECONDS)
+        running = sorted(threads)
+        release.set()
+        statuses = [reporter.result_of(task_id).status for task_id in ("a", "b", "c", "d")]
+    finally:
+        pool.shutdown(DEADLINE_SECONDS)
+
+    assert running == ["task-worker-0", "task-worker-1"]
+    assert statuses == [RunStatus.SUCCEEDED] * 4
+    assert sorted(set(threads)) == ["task-worker-0", "task-worker-1"]
+
+
 def test_run_still_queued_at_shutdown_is_released_without_starting(
         reporter: RecordingReporter, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     pidfile = tmp_path / "leader.pid"
