@@ -79,9 +79,10 @@ class Engine:
         # The queue reads the time of the current pass, not the clock: a pass runs
         # the events due when it began, so a task whose next run comes due while
         # the pass is busy waits for the next pass, and an overloaded engine still
-        # gets back to its loop (stop, duration, clock jumps) between passes.
-        self._pass_time = self._clock.monotonic()
-        self._queue = sched.scheduler(lambda: self._pass_time, self._clock.sleep)
+        # gets back to its loop (stop, duration, clock jumps) between passes. The
+        # events of a pass plan from that same reading: one clock read per pass.
+        self._pass = self._now()
+        self._queue = sched.scheduler(lambda: self._pass.monotonic, self._clock.sleep)
         self._lock = threading.RLock()
         self._plans: dict[str, _Plan] = {}
         self._generations = itertools.count(1)
@@ -117,14 +118,14 @@ class Engine:
 
     def _loop(self, end: float | None) -> None:
         while not self._stop_requested:
-            self._notice_clock_jump()
-            self._pass_time = self._clock.monotonic()
-            delay = self._queue.run(blocking=False)  # runs the events due by _pass_time
+            self._pass = self._now()
+            self._notice_clock_jump(self._pass)
+            delay = self._queue.run(blocking=False)  # runs the events due by self._pass
             now = self._clock.monotonic()
             if end is not None and now >= end:
                 return
             wait = MAX_WAIT_SECONDS if delay is None else \
-                min(delay - (now - self._pass_time), MAX_WAIT_SECONDS)
+                min(delay - (now - self._pass.monotonic), MAX_WAIT_SECONDS)
             if end is not None:
                 wait = min(wait, end - now)
             self._clock.sleep(max(wait, 0.0))
@@ -242,14 +243,13 @@ class Engine:
                          slot.wall.isoformat(sep=" ", timespec="milliseconds"),
                          slot.monotonic - now.monotonic)
 
-    def _notice_clock_jump(self) -> None:
+    def _notice_clock_jump(self, now: Now) -> None:
         """Re-plan calendar tasks if the wall clock moved apart from the monotonic one.
 
         That happens when the clock is stepped (NTP, by hand) or the machine was
         suspended (Linux's monotonic clock stops during suspend).
         """
-        now, last = self._now(), self._last_reading
-        self._last_reading = now
+        last, self._last_reading = self._last_reading, now
         skew = planning.wall_clock_skew(last, now) if last is not None else 0.0
         if abs(skew) < CLOCK_JUMP_SECONDS:
             return
@@ -282,7 +282,7 @@ class Engine:
             plan = self._plans.get(task_id)
             if plan is None or plan.generation != generation:
                 return  # a stale event of a removed or replaced task
-            now = self._now()
+            now = self._pass
             run = self._take_due_run(plan, now)
         self._dispatch(run, now.monotonic)
 
