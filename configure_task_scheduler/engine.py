@@ -46,6 +46,7 @@ MAX_WAIT_SECONDS = 60.0
 # How far the wall clock may drift from the monotonic clock between two
 # loop passes before it counts as a jump (NTP slews far slower than this).
 CLOCK_JUMP_SECONDS = 2.0
+_NO_KWARGS: dict[str, Any] = {}  # shared by every queued event; sched only unpacks it
 
 
 @dataclass(slots=True)
@@ -89,6 +90,13 @@ class Engine:
         self._book = RunBook()
         self._running = False
         self._stop_requested = False
+        # When the loop sleeps, the time it will wake; None while it is awake.
+        # A change that plans nothing earlier leaves it asleep (adding 100,000
+        # hourly tasks wakes it at most once).
+        self._sleeping_until: float | None = None
+        # Bound once: every queued event refers to these two (a bound method
+        # made per event would cost an idle task 128 bytes).
+        self._guard, self._due = self._guarded, self._on_due
 
     # -- the loop --------------------------------------------------------------
 
@@ -128,7 +136,23 @@ class Engine:
                 min(delay - (now - self._pass.monotonic), MAX_WAIT_SECONDS)
             if end is not None:
                 wait = min(wait, end - now)
-            self._clock.sleep(max(wait, 0.0))
+            self._sleep(max(wait, 0.0), now)
+
+    def _sleep(self, seconds: float, now: float) -> None:
+        with self._lock:
+            self._sleeping_until = now + seconds
+        self._clock.sleep(seconds)
+        with self._lock:
+            self._sleeping_until = None
+
+    def _wake_for(self, when: float) -> None:
+        """Wake the loop if it sleeps past `when` (the caller holds the lock).
+
+        While the loop is awake, the wake-up makes its next sleep return at
+        once, so an event queued during a pass is never slept through.
+        """
+        if self._sleeping_until is None or when < self._sleeping_until:
+            self._clock.wake()
 
     def stop(self) -> None:
         """Stop planning runs: `run()` returns promptly. Thread-safe; runs in flight go on."""
@@ -160,16 +184,16 @@ class Engine:
         with self._lock:
             self._registry.put(task)
             if self._running or task.task_id in self._plans:
-                self._plan_first_run(task, self._now())
-        self._clock.wake()
+                slot = self._plan_first_run(task, self._now())
+                if slot is not None:
+                    self._wake_for(slot.monotonic)
 
     def remove(self, task_id: str) -> Task | None:
         """Remove a task; its runs in flight finish normally. Returns the task, or None."""
         with self._lock:
             task = self._registry.remove(task_id)
-            self._plans.pop(task_id, None)
+            self._plans.pop(task_id, None)  # its queued event is now stale: see _on_due
             self._book.forget(task_id)
-        self._clock.wake()
         return task
 
     def run_now(self, task_id: str) -> bool:
@@ -185,8 +209,9 @@ class Engine:
                 return False
             if plan is None:  # the engine has not started: plan the task first
                 self._plan_first_run(task, self._now())
-            self._enter(self._clock.monotonic(), self._on_run_now, task_id)
-        self._clock.wake()
+            now = self._clock.monotonic()
+            self._enter(now, self._on_run_now, task_id)
+            self._wake_for(now)
         return True
 
     def task(self, task_id: str) -> Task | None:
@@ -208,7 +233,8 @@ class Engine:
 
     # -- planning ----------------------------------------------------------------
 
-    def _plan_first_run(self, task: Task, now: Now) -> None:
+    def _plan_first_run(self, task: Task, now: Now) -> Slot | None:
+        """Plan a new or replaced task; return its first slot (None: nothing to run)."""
         previous = self._plans.get(task.task_id)
         # Unique across ids and removals: a task removed and added again must
         # not match the events its earlier self left in the queue.
@@ -217,9 +243,11 @@ class Engine:
             plan.runs_so_far = previous.runs_so_far
             self._drop_retry(previous, "a change to the task")
         self._plans[task.task_id] = plan
-        if task.enabled:
-            slot = planning.first_slot(task, now, self._random, starting=previous is None)
-            self._enqueue(plan, slot, now)
+        if not task.enabled:
+            return None
+        slot = planning.first_slot(task, now, self._random, starting=previous is None)
+        self._enqueue(plan, slot, now)
+        return slot
 
     def _plan_next_run(self, plan: _Plan, now: Now) -> None:
         assert plan.slot is not None
@@ -237,7 +265,7 @@ class Engine:
         if slot is None:
             logger.info("task %s has no runs ahead", plan.task.task_id)
             return
-        self._enter(slot.monotonic, self._on_due, plan.task.task_id, plan.generation)
+        self._enter(slot.monotonic, self._due, plan.task.task_id, plan.generation)
         if logger.isEnabledFor(logging.DEBUG):  # the teaching view of the queue
             logger.debug("task %s next run at %s, in %.3fs", plan.task.task_id,
                          slot.wall.isoformat(sep=" ", timespec="milliseconds"),
@@ -265,9 +293,11 @@ class Engine:
 
     def _enter(self, when: float, action: Callable[..., None], *args: Any) -> None:
         """Queue `action(*args)` at monotonic time `when`, behind `_guarded`."""
-        self._queue.enterabs(when, 0, self._guarded, (action, args))
+        # One flat argument tuple and a shared empty kwargs (sched would make a
+        # new dict per event): a queued event is most of an idle task's memory.
+        self._queue.enterabs(when, 0, self._guard, (action, *args), _NO_KWARGS)
 
-    def _guarded(self, action: Callable[..., None], args: tuple[Any, ...]) -> None:
+    def _guarded(self, action: Callable[..., None], *args: Any) -> None:
         """Every `sched` action goes through here: it must never raise, because an
         exception would escape `sched.run()` and stop every task."""
         try:
@@ -384,7 +414,7 @@ class Engine:
             retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
             plan.retry = (retry, result)
             self._enter(due, self._on_retry_due, plan.task.task_id, plan.generation, retry)
-        self._clock.wake()
+            self._wake_for(due)
         return True
 
     def _cancel_retries(self) -> None:

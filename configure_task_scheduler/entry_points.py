@@ -57,9 +57,12 @@ def import_path(directories: list[str]) -> Iterator[None]:
 
 
 def describe_callable(target: Callable[..., Any]) -> str:
-    """Name a function as an entry point: "package.module:function"."""
+    """Name a function as an entry point: "package.module:function".
+
+    Interned: 100,000 tasks of one function share one string.
+    """
     module = getattr(target, "__module__", None) or "?"
-    return f"{module}:{getattr(target, '__qualname__', repr(target))}"
+    return sys.intern(f"{module}:{getattr(target, '__qualname__', repr(target))}")
 
 
 def default_task_id(target: Callable[..., Any]) -> str:
