@@ -278,6 +278,45 @@ def test_task_added_from_another_thread_runs_without_waiting_for_the_sleep(
     wait_until(lambda: runs.count("now") == 1, timeout_seconds=5)
 
 
+class WatchedClock(RealClock):
+    """A real clock that tells when the engine sleeps and counts wake-ups."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeping = threading.Event()
+        self.wakes = 0
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.sleeping.set()
+        super().sleep(seconds)
+
+    def wake(self) -> None:
+        self.wakes += 1
+        super().wake()
+
+
+def test_tasks_added_for_after_the_engine_wakes_anyway_leave_it_asleep() -> None:
+    clock = WatchedClock()
+    engine = Engine(Registry([shell_task("hourly", 3600)]), InstantExecutor(clock), clock)
+    thread = threading.Thread(target=engine.run, name="engine-under-test")
+    thread.start()
+    try:
+        assert clock.sleeping.wait(5)  # asleep, at most MAX_WAIT_SECONDS
+
+        for n in range(100):
+            engine.add(shell_task(f"later{n}", 3600))
+        engine.remove("later0")
+        wakes_for_later_tasks = clock.wakes
+        engine.add(shell_task("soon", 0.01))
+        wakes_for_a_task_due_soon = clock.wakes - wakes_for_later_tasks
+    finally:
+        engine.stop()
+        thread.join(timeout=5)
+
+    assert (wakes_for_later_tasks, wakes_for_a_task_due_soon) == (0, 1)
+
+
 def test_stop_wakes_a_sleeping_engine_at_once() -> None:
     clock = RealClock()
     engine = Engine(Registry([shell_task("hourly", 3600)]), InstantExecutor(clock), clock)
