@@ -1,16 +1,17 @@
 """The engine: a `sched` queue of due runs, planned at a fixed rate.
 
-It owns one `sched.scheduler` built on the injected clock. Each queued event
-says "task X is due". When it fires, the engine plans the task's next run from
-this run's *planned* time (so runs never drift), queues it, and then either
-hands this run to the executor or skips it because the previous one is still
-running. The engine never runs task code and never sleeps on its own: it
-waits on the clock, which other threads can wake.
+It owns an `EventQueue` (a `sched.scheduler`) on monotonic time. Each queued
+event says "task X is due". When it fires, the engine plans the task's next
+run from this run's *planned* time (so runs never drift), queues it, and then
+either hands this run to the executor or skips it because the previous one is
+still running. The engine never runs task code and never sleeps on its own:
+it waits on the injected clock, which other threads can wake.
 
 Removing or replacing a task does not search the queue (`sched.cancel` is
 O(n)): each plan has a generation number, unique in the engine, queued events
 carry the generation they were planned for, and an event whose generation is
-not its task's current one is ignored when it fires ("lazy cancellation").
+not its task's current one is ignored when it fires, or dropped when the
+queue is rebuilt ("lazy cancellation", see `event_queue`).
 
 What became of each run (in flight, counts, last result, listeners) is
 kept by the `RunBook`; listeners subscribe to its `RunEvent`s (run_started,
@@ -22,7 +23,6 @@ from __future__ import annotations
 import itertools
 import logging
 import random
-import sched
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from typing import Any
 
 from . import planning, policies
 from .clock import Clock, RealClock
+from .event_queue import EventQueue
 from .executor import Executor
 from .planning import Now, Slot
 from .registry import Registry
@@ -46,7 +47,6 @@ MAX_WAIT_SECONDS = 60.0
 # How far the wall clock may drift from the monotonic clock between two
 # loop passes before it counts as a jump (NTP slews far slower than this).
 CLOCK_JUMP_SECONDS = 2.0
-_NO_KWARGS: dict[str, Any] = {}  # shared by every queued event; sched only unpacks it
 
 
 @dataclass(slots=True)
@@ -77,13 +77,12 @@ class Engine:
         self._clock = clock or RealClock()
         self._random = random
         self._last_reading: Now | None = None
-        # The queue reads the time of the current pass, not the clock: a pass runs
-        # the events due when it began, so a task whose next run comes due while
-        # the pass is busy waits for the next pass, and an overloaded engine still
-        # gets back to its loop (stop, duration, clock jumps) between passes. The
-        # events of a pass plan from that same reading: one clock read per pass.
+        # A pass runs the events due when it began, so a task whose next run comes
+        # due while the pass is busy waits for the next pass, and an overloaded
+        # engine still gets back to its loop (stop, duration, clock jumps) between
+        # passes. The events of a pass plan from that same reading of the clock.
         self._pass = self._now()
-        self._queue = sched.scheduler(lambda: self._pass.monotonic, self._clock.sleep)
+        self._queue = EventQueue()
         self._lock = threading.RLock()
         self._plans: dict[str, _Plan] = {}
         self._generations = itertools.count(1)
@@ -94,9 +93,7 @@ class Engine:
         # A change that plans nothing earlier leaves it asleep (adding 100,000
         # hourly tasks wakes it at most once).
         self._sleeping_until: float | None = None
-        # Bound once: every queued event refers to these two (a bound method
-        # made per event would cost an idle task 128 bytes).
-        self._guard, self._due = self._guarded, self._on_due
+        self._due = self._on_due  # bound once: every queued event refers to it
 
     # -- the loop --------------------------------------------------------------
 
@@ -128,7 +125,8 @@ class Engine:
         while not self._stop_requested:
             self._pass = self._now()
             self._notice_clock_jump(self._pass)
-            delay = self._queue.run(blocking=False)  # runs the events due by self._pass
+            delay = self._queue.run_due(self._pass.monotonic)
+            self._drop_stale_events()
             now = self._clock.monotonic()
             if end is not None and now >= end:
                 return
@@ -292,19 +290,21 @@ class Engine:
     # -- a run is due ------------------------------------------------------------
 
     def _enter(self, when: float, action: Callable[..., None], *args: Any) -> None:
-        """Queue `action(*args)` at monotonic time `when`, behind `_guarded`."""
-        # One flat argument tuple and a shared empty kwargs (sched would make a
-        # new dict per event): a queued event is most of an idle task's memory.
-        self._queue.enterabs(when, 0, self._guard, (action, *args), _NO_KWARGS)
+        """Queue `action(task_id, ...)`; the first argument is always the task id."""
+        self._queue.enter(when, action, *args)
 
-    def _guarded(self, action: Callable[..., None], *args: Any) -> None:
-        """Every `sched` action goes through here: it must never raise, because an
-        exception would escape `sched.run()` and stop every task."""
-        try:
-            action(*args)
-        except Exception:
-            logger.exception("engine error in %s for task %s; the scheduler goes on",
-                             action.__name__, args[0])
+    def _drop_stale_events(self) -> None:
+        """Events of removed, replaced or re-planned tasks are ignored when they
+        fire; once they pile up, the queue is rebuilt without them."""
+        with self._lock:
+            dropped = self._queue.drop_stale(len(self._plans), self._is_live)
+        if dropped:
+            logger.debug("dropped %d stale events from the queue", dropped)
+
+    def _is_live(self, event: tuple[Any, ...]) -> bool:
+        """Does a queued `(action, task_id, [generation, ...])` still count?"""
+        plan = self._plans.get(event[1])
+        return plan is not None and (len(event) < 3 or event[2] == plan.generation)
 
     def _on_due(self, task_id: str, generation: int) -> None:
         """A queued event fired: plan the next run first, then start or skip this one."""

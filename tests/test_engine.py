@@ -220,6 +220,26 @@ def test_removed_task_stops_running_and_its_queued_event_is_ignored(
     assert [s.task.task_id for s in engine.snapshot()] == ["stays"]
 
 
+def test_events_of_removed_tasks_are_dropped_from_the_queue_once_they_pile_up(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor,
+        caplog: pytest.LogCaptureFixture) -> None:
+    hourly = [shell_task(f"t{n}", 3600) for n in range(1100)]
+    engine = make_engine(fake_clock, recording_executor, *hourly, shell_task("stays", 10))
+    engine.run(duration_seconds=5)
+    for task in hourly:
+        engine.remove(task.task_id)
+    engine.add(shell_task("again", 10))
+
+    with caplog.at_level(logging.DEBUG, logger="configure_task_scheduler.engine"):
+        engine.run(duration_seconds=20)
+
+    assert [m for m in caplog.messages if "stale" in m] == [
+        "dropped 1100 stale events from the queue"]
+    assert recording_executor.times_of("stays") == [10.0, 20.0]
+    assert recording_executor.times_of("again") == [15.0, 25.0]
+    assert recording_executor.times_of("t0") == []
+
+
 # -- real clock, real threads -------------------------------------------------
 
 

@@ -1,0 +1,97 @@
+"""The event queue: `sched` read at pass times, with lazy cancellation.
+
+The engine queues events ("task X is due") here and, once per pass of its
+loop, runs those due when the pass began. `sched.cancel` is O(n) (a list
+search and a re-heapify), so cancelling 100,000 events one by one would be
+quadratic. An event is therefore never cancelled: its owner ignores it when
+it fires (the engine compares generation numbers), and when ignored events
+pile up, `drop_stale` rebuilds the queue without them in one O(n log n) pass,
+so memory follows the number of tasks, not the number of changes.
+
+Every action runs behind a guard: an exception escaping `sched.run()` would
+stop every task. The queue never reads a clock and never sleeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import sched
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Below this many surplus events, rebuilding costs more than the memory it frees.
+DROP_STALE_MIN_EVENTS = 1024
+_NO_KWARGS: dict[str, Any] = {}  # shared by every event; sched only unpacks it
+
+Arguments = tuple[Any, ...]
+
+
+class EventQueue:
+    """A `sched.scheduler` whose time is the current pass's, plus a count of its events.
+
+    `enter` may be called from any thread under the engine's lock; `run_due`
+    and `drop_stale` only from the engine's loop.
+    """
+
+    def __init__(self) -> None:
+        self._pass_time = 0.0
+        self._sched = sched.scheduler(lambda: self._pass_time, _never_sleep)
+        self._entered = 0  # changed under the engine's lock
+        self._fired = 0  # changed only by the loop's thread
+        self._guard = self._guarded  # bound once: every event refers to it
+
+    def enter(self, when: float, action: Callable[..., None], *args: Any) -> None:
+        """Queue `action(*args)` at monotonic time `when`."""
+        # One flat argument tuple and the shared empty kwargs (sched would make a
+        # dict per event): an idle task's queued event is much of its memory.
+        self._sched.enterabs(when, 0, self._guard, (action, *args), _NO_KWARGS)
+        self._entered += 1
+
+    def run_due(self, pass_time: float) -> float | None:
+        """Run every event due by `pass_time`.
+
+        Returns:
+            Seconds from `pass_time` to the next event, or None if none is left.
+        """
+        self._pass_time = pass_time
+        return self._sched.run(blocking=False)
+
+    def __len__(self) -> int:
+        """Events queued, stale ones included."""
+        return self._entered - self._fired
+
+    def drop_stale(self, expected: int, is_live: Callable[[Arguments], bool]) -> int:
+        """Rebuild the queue without stale events if it holds far more than `expected`.
+
+        Args:
+            expected: about how many events are live (one per planned task).
+            is_live: says, from an event's `(action, *args)`, if it still counts.
+
+        Returns:
+            How many events were dropped (0: the queue was left alone).
+        """
+        if len(self) <= 2 * expected + DROP_STALE_MIN_EVENTS:
+            return 0
+        events = self._sched.queue  # in firing order, so the rebuild keeps ties in order
+        live = [event for event in events if is_live(event.argument)]
+        fresh = sched.scheduler(self._sched.timefunc, self._sched.delayfunc)
+        for event in live:
+            fresh.enterabs(event.time, event.priority, event.action, event.argument,
+                           event.kwargs)
+        self._sched, self._entered, self._fired = fresh, len(live), 0
+        return len(events) - len(live)
+
+    def _guarded(self, action: Callable[..., None], *args: Any) -> None:
+        """Every event's action runs through here, and never raises."""
+        self._fired += 1
+        try:
+            action(*args)
+        except Exception:
+            logger.exception("engine error in %s for task %s; the scheduler goes on",
+                             getattr(action, "__name__", action), args[0] if args else "?")
+
+
+def _never_sleep(seconds: float) -> None:
+    """sched's delay function: `run_due` never blocks, and the engine sleeps on its clock."""
