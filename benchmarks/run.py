@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -25,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import scenarios  # noqa: E402
 
-SCENARIOS = ("lateness", "throughput", "idle", "scale", "reload", "cron", "memory")
+SCENARIOS = ("lateness", "throughput", "spread", "saturation", "idle", "scale", "reload", "cron",
+             "memory")
 
 
 def run_scenario(name: str, subject: str) -> dict[str, float] | None:
@@ -53,12 +55,18 @@ def collect(name: str, subject: str, repeat: int) -> dict[str, list[float]]:
     return values
 
 
+def number(value: float) -> str:
+    """Four significant digits, without exponents: 0.0001234, 5.678, 19,950."""
+    if value == 0 or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{max(3 - math.floor(math.log10(abs(value))), 0)}f}"
+
+
 def show(values: list[float]) -> str:
     """Median, with min-max when there is more than one value."""
-    median = statistics.median(values)
-    text = f"{median:,.4g}" if abs(median) < 1000 else f"{median:,.0f}"
+    text = number(statistics.median(values))
     if len(values) > 1:
-        text += f" ({min(values):,.4g}-{max(values):,.4g})"
+        text += f" ({number(min(values))}-{number(max(values))})"
     return text
 
 
@@ -72,7 +80,7 @@ def main() -> None:
                         help="also run APScheduler and schedule where installed")
     args = parser.parse_args()
     subjects = ["this"] + (scenarios.available_others() if args.compare else [])
-    print(f"{'scenario':<11} {'figure':<34} " + "".join(f"{s:>28}" for s in subjects))
+    print(f"{'scenario':<11} {'figure':<38} " + "".join(f"{s:>30}" for s in subjects))
     for name in args.scenario or SCENARIOS:
         columns = {subject: collect(name, subject, args.repeat) for subject in subjects
                    if scenarios.supports(name, subject)}
@@ -80,7 +88,7 @@ def main() -> None:
         for key in keys:
             cells = [show(columns[s][key]) if key in columns.get(s, {}) else "-"
                      for s in subjects]
-            print(f"{name:<11} {key:<34} " + "".join(f"{cell:>28}" for cell in cells))
+            print(f"{name:<11} {key:<38} " + "".join(f"{cell:>30}" for cell in cells))
 
 
 if __name__ == "__main__":
