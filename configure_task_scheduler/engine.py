@@ -8,10 +8,11 @@ still running. The engine never runs task code and never sleeps on its own:
 it waits on the injected clock, which other threads can wake.
 
 Removing or replacing a task does not search the queue (`sched.cancel` is
-O(n)): each plan has a generation number, unique in the engine, queued events
-carry the generation they were planned for, and an event whose generation is
-not its task's current one is ignored when it fires, or dropped when the
-queue is rebuilt ("lazy cancellation", see `event_queue`).
+O(n)): a queued event carries the `_Plan` it was planned for, and an event
+whose plan is no longer its task's current one is ignored when it fires, or
+dropped when the queue is rebuilt ("lazy cancellation", see `event_queue`).
+Each change of plan makes a new `_Plan` object: its identity is the
+generation that older events fail to match.
 
 What became of each run (in flight, counts, last result, listeners) is
 kept by the `RunBook`; listeners subscribe to its `RunEvent`s (run_started,
@@ -20,7 +21,6 @@ run_finished, run_skipped): the seam for history, dashboards and alerting.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import threading
@@ -51,13 +51,14 @@ CLOCK_JUMP_SECONDS = 2.0
 
 @dataclass(slots=True)
 class _Plan:
-    """The engine's private, mutable bookkeeping for one task (guarded by its lock)."""
+    """The engine's private, mutable bookkeeping for one task (guarded by its lock).
+
+    A new plan replaces it whenever the task is added, replaced or re-planned
+    after a clock jump: events queued for the old plan are then stale.
+    """
 
     task: Task
-    generation: int = 0
     slot: Slot | None = None
-    runs_so_far: int = 0
-    retry: tuple[Run, RunResult] | None = None
 
 
 class Engine:
@@ -85,7 +86,9 @@ class Engine:
         self._queue = EventQueue()
         self._lock = threading.RLock()
         self._plans: dict[str, _Plan] = {}
-        self._generations = itertools.count(1)
+        # Runs waiting for their next attempt, with their last attempt's result
+        # (rare, so kept here rather than in every plan).
+        self._retries: dict[str, tuple[Run, RunResult]] = {}
         self._book = RunBook()
         self._running = False
         self._stop_requested = False
@@ -191,6 +194,7 @@ class Engine:
         with self._lock:
             task = self._registry.remove(task_id)
             self._plans.pop(task_id, None)  # its queued event is now stale: see _on_due
+            self._retries.pop(task_id, None)
             self._book.forget(task_id)
         return task
 
@@ -234,12 +238,9 @@ class Engine:
     def _plan_first_run(self, task: Task, now: Now) -> Slot | None:
         """Plan a new or replaced task; return its first slot (None: nothing to run)."""
         previous = self._plans.get(task.task_id)
-        # Unique across ids and removals: a task removed and added again must
-        # not match the events its earlier self left in the queue.
-        plan = _Plan(task, generation=next(self._generations))
-        if previous is not None:  # a replaced task keeps counting its runs
-            plan.runs_so_far = previous.runs_so_far
-            self._drop_retry(previous, "a change to the task")
+        plan = _Plan(task)  # a new object: the events of any earlier plan go stale
+        if previous is not None:
+            self._drop_retry(task.task_id, "a change to the task")
         self._plans[task.task_id] = plan
         if not task.enabled:
             return None
@@ -263,7 +264,7 @@ class Engine:
         if slot is None:
             logger.info("task %s has no runs ahead", plan.task.task_id)
             return
-        self._enter(slot.monotonic, self._due, plan.task.task_id, plan.generation)
+        self._enter(slot.monotonic, self._due, plan.task.task_id, plan)
         if logger.isEnabledFor(logging.DEBUG):  # the teaching view of the queue
             logger.debug("task %s next run at %s, in %.3fs", plan.task.task_id,
                          slot.wall.isoformat(sep=" ", timespec="milliseconds"),
@@ -282,15 +283,15 @@ class Engine:
         logger.warning("the wall clock jumped %s by %.1fs (clock change or suspend); "
                        "re-planning calendar tasks", "forward" if skew > 0 else "back", abs(skew))
         with self._lock:
-            for plan in self._plans.values():
+            for task_id, plan in list(self._plans.items()):
                 if plan.slot is not None and not plan.task.schedule.on_monotonic_clock:
-                    plan.generation = next(self._generations)
-                    self._enqueue(plan, planning.moved_slot(plan.slot, now), now)
+                    moved = self._plans[task_id] = _Plan(plan.task)
+                    self._enqueue(moved, planning.moved_slot(plan.slot, now), now)
 
     # -- a run is due ------------------------------------------------------------
 
     def _enter(self, when: float, action: Callable[..., None], *args: Any) -> None:
-        """Queue `action(task_id, ...)`; the first argument is always the task id."""
+        """Queue `action(task_id, [plan, ...])`: the first argument is always the task id."""
         self._queue.enter(when, action, *args)
 
     def _drop_stale_events(self) -> None:
@@ -302,27 +303,24 @@ class Engine:
             logger.debug("dropped %d stale events from the queue", dropped)
 
     def _is_live(self, event: tuple[Any, ...]) -> bool:
-        """Does a queued `(action, task_id, [generation, ...])` still count?"""
+        """Does a queued `(action, task_id, [plan, ...])` still count?"""
         plan = self._plans.get(event[1])
-        return plan is not None and (len(event) < 3 or event[2] == plan.generation)
+        return plan is not None and (len(event) < 3 or event[2] is plan)
 
-    def _on_due(self, task_id: str, generation: int) -> None:
+    def _on_due(self, task_id: str, plan: _Plan) -> None:
         """A queued event fired: plan the next run first, then start or skip this one."""
         with self._lock:
-            plan = self._plans.get(task_id)
-            if plan is None or plan.generation != generation:
-                return  # a stale event of a removed or replaced task
+            if self._plans.get(task_id) is not plan:
+                return  # a stale event of a removed, replaced or re-planned task
             now = self._pass
             run = self._take_due_run(plan, now)
         self._dispatch(run, now.monotonic)
 
-    def _on_retry_due(self, task_id: str, generation: int, run: Run) -> None:
+    def _on_retry_due(self, task_id: str, plan: _Plan, run: Run) -> None:
         """A retry's wait is over: start its next attempt."""
         with self._lock:
-            plan = self._plans.get(task_id)
-            if plan is None or plan.generation != generation or plan.retry is None:
+            if self._plans.get(task_id) is not plan or self._retries.pop(task_id, None) is None:
                 return  # the task was removed or replaced: its retry goes with it
-            plan.retry = None
         self._dispatch(run, self._clock.monotonic())
 
     def _on_run_now(self, task_id: str) -> None:
@@ -331,15 +329,14 @@ class Engine:
             plan = self._plans.get(task_id)
             if plan is None:
                 return  # removed in the meantime
-            plan.runs_so_far += 1
             now = self._now()
-            run = Run(plan.task, plan.runs_so_far, now.wall, now.monotonic)
+            run = Run(plan.task, self._book.number_run(task_id), now.wall, now.monotonic)
         self._dispatch(run, now.monotonic)
 
     def _take_due_run(self, plan: _Plan, now: Now) -> Run:
         assert plan.slot is not None
-        plan.runs_so_far += 1
-        run = Run(plan.task, plan.runs_so_far, plan.slot.wall, plan.slot.monotonic)
+        run = Run(plan.task, self._book.number_run(plan.task.task_id), plan.slot.wall,
+                  plan.slot.monotonic)
         self._plan_next_run(plan, now)
         return run
 
@@ -412,24 +409,24 @@ class Engine:
                                "retry would be", run.task.task_id, run.run_number)
                 return False
             retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
-            plan.retry = (retry, result)
-            self._enter(due, self._on_retry_due, plan.task.task_id, plan.generation, retry)
+            self._retries[plan.task.task_id] = (retry, result)
+            self._enter(due, self._on_retry_due, plan.task.task_id, plan, retry)
             self._wake_for(due)
         return True
 
     def _cancel_retries(self) -> None:
         """At shutdown: a pending retry will not happen; its last attempt's result is final."""
         with self._lock:
-            for plan in self._plans.values():
-                self._drop_retry(plan, "the shutdown")
+            for task_id in list(self._retries):
+                self._drop_retry(task_id, "the shutdown")
 
-    def _drop_retry(self, plan: _Plan, cause: str) -> None:
-        if plan.retry is not None:
-            retry, result = plan.retry
+    def _drop_retry(self, task_id: str, cause: str) -> None:
+        pending = self._retries.pop(task_id, None)
+        if pending is not None:
+            retry, result = pending
             logger.warning("task %s run %d: retry (attempt %d) cancelled by %s",
-                           retry.task.task_id, retry.run_number, retry.attempt, cause)
+                           task_id, retry.run_number, retry.attempt, cause)
             self._book.count(result)
-            plan.retry = None
 
     # -- helpers -----------------------------------------------------------------
 

@@ -4,7 +4,7 @@ The engine queues events ("task X is due") here and, once per pass of its
 loop, runs those due when the pass began. `sched.cancel` is O(n) (a list
 search and a re-heapify), so cancelling 100,000 events one by one would be
 quadratic. An event is therefore never cancelled: its owner ignores it when
-it fires (the engine compares generation numbers), and when ignored events
+it fires (the engine checks that the event's plan is still current), and when ignored events
 pile up, `drop_stale` rebuilds the queue without them in one O(n log n) pass,
 so memory follows the number of tasks, not the number of changes.
 

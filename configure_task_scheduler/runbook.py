@@ -1,7 +1,7 @@
 """The run book: what has happened to each task's runs, and who wants to know.
 
-The engine decides when runs happen; the run book records what became of
-them: which runs are in flight (so `max_instances` can be enforced), how many
+The engine decides when runs happen; the run book numbers them and records
+what became of them: which runs are in flight (so `max_instances` can be enforced), how many
 ended in each final status, the last result, and it logs each run's start and
 end and tells listeners (the seam for history and dashboards). It is
 thread-safe, because pool threads report here, and it knows nothing about
@@ -30,6 +30,7 @@ class _Entry:
     different tasks, and the engine reserving runs, never wait for each other."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
+    runs: int = 0  # run numbers given out so far
     in_flight: dict[tuple[int, int], datetime] = field(default_factory=dict)
     last_result: RunResult | None = None
     counts: Counter[RunStatus] = field(default_factory=Counter)
@@ -61,6 +62,13 @@ class RunBook:
         """Call `listener(event)` for every run event, on the thread where it happens."""
         with self._lock:
             self._listeners = (*self._listeners, listener)
+
+    def number_run(self, task_id: str) -> int:
+        """Return the number of the task's next run: 1, 2, ... (a replaced task goes on)."""
+        entry = self._entry(task_id)
+        with entry.lock:
+            entry.runs += 1
+            return entry.runs
 
     def reserve(self, run: Run) -> str:
         """Count `run` as in flight, unless its task has too many: then return why not."""

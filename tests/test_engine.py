@@ -202,7 +202,9 @@ def test_replaced_task_is_planned_afresh_and_keeps_its_counts(
     engine.run(duration_seconds=10)
 
     assert recording_executor.times_of("job") == [10.0, 20.0, 29.0, 33.0]
-    assert dict(engine.snapshot()[0].counts) == {RunStatus.SUCCEEDED: 4}
+    [snapshot] = engine.snapshot()
+    assert dict(snapshot.counts) == {RunStatus.SUCCEEDED: 4}
+    assert snapshot.last_result is not None and snapshot.last_result.run_number == 4
 
 
 def test_removed_task_stops_running_and_its_queued_event_is_ignored(
