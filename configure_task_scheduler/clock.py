@@ -101,3 +101,34 @@ class FakeClock:
     def suspend(self, seconds: float) -> None:
         """Model a suspended machine: wall time passes, Linux's monotonic clock does not."""
         self._wall += timedelta(seconds=seconds)
+
+
+class Alarm:
+    """Sleeps on a clock until a deadline; other threads wake it only for something sooner.
+
+    A scheduler's loop sleeps until its next event. A change made meanwhile
+    needs the loop awake only if it queues something before that: adding
+    100,000 hourly tasks should not wake it 100,000 times. While the loop is
+    awake (between two sleeps), a wake-up makes its next sleep return at
+    once, so nothing queued during a pass is slept through.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._deadline: float | None = None  # None while awake
+
+    def sleep(self, seconds: float, now: float) -> None:
+        """Sleep `seconds` from monotonic time `now`, unless woken sooner."""
+        with self._lock:
+            self._deadline = now + seconds
+        self._clock.sleep(seconds)
+        with self._lock:
+            self._deadline = None
+
+    def wake_for(self, when: float) -> None:
+        """Wake the sleeper if it would sleep past monotonic time `when`."""
+        with self._lock:
+            needed = self._deadline is None or when < self._deadline
+        if needed:
+            self._clock.wake()

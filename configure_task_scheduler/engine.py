@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from . import planning, policies
-from .clock import Clock, RealClock
+from .clock import Alarm, Clock, RealClock
 from .event_queue import EventQueue
 from .executor import Executor
 from .planning import Now, Slot
@@ -92,10 +92,7 @@ class Engine:
         self._book = RunBook()
         self._running = False
         self._stop_requested = False
-        # When the loop sleeps, the time it will wake; None while it is awake.
-        # A change that plans nothing earlier leaves it asleep (adding 100,000
-        # hourly tasks wakes it at most once).
-        self._sleeping_until: float | None = None
+        self._alarm = Alarm(self._clock)  # a change wakes the loop only for something sooner
         self._due = self._on_due  # bound once: every queued event refers to it
 
     # -- the loop --------------------------------------------------------------
@@ -137,23 +134,7 @@ class Engine:
                 min(delay - (now - self._pass.monotonic), MAX_WAIT_SECONDS)
             if end is not None:
                 wait = min(wait, end - now)
-            self._sleep(max(wait, 0.0), now)
-
-    def _sleep(self, seconds: float, now: float) -> None:
-        with self._lock:
-            self._sleeping_until = now + seconds
-        self._clock.sleep(seconds)
-        with self._lock:
-            self._sleeping_until = None
-
-    def _wake_for(self, when: float) -> None:
-        """Wake the loop if it sleeps past `when` (the caller holds the lock).
-
-        While the loop is awake, the wake-up makes its next sleep return at
-        once, so an event queued during a pass is never slept through.
-        """
-        if self._sleeping_until is None or when < self._sleeping_until:
-            self._clock.wake()
+            self._alarm.sleep(max(wait, 0.0), now)
 
     def stop(self) -> None:
         """Stop planning runs: `run()` returns promptly. Thread-safe; runs in flight go on."""
@@ -187,7 +168,7 @@ class Engine:
             if self._running or task.task_id in self._plans:
                 slot = self._plan_first_run(task, self._now())
                 if slot is not None:
-                    self._wake_for(slot.monotonic)
+                    self._alarm.wake_for(slot.monotonic)
 
     def remove(self, task_id: str) -> Task | None:
         """Remove a task; its runs in flight finish normally. Returns the task, or None."""
@@ -213,7 +194,7 @@ class Engine:
                 self._plan_first_run(task, self._now())
             now = self._clock.monotonic()
             self._enter(now, self._on_run_now, task_id)
-            self._wake_for(now)
+            self._alarm.wake_for(now)
         return True
 
     def task(self, task_id: str) -> Task | None:
@@ -411,7 +392,7 @@ class Engine:
             retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
             self._retries[plan.task.task_id] = (retry, result)
             self._enter(due, self._on_retry_due, plan.task.task_id, plan, retry)
-            self._wake_for(due)
+            self._alarm.wake_for(due)
         return True
 
     def _cancel_retries(self) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from configure_task_scheduler.clock import FakeClock, RealClock
+from configure_task_scheduler.clock import Alarm, FakeClock, RealClock
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -56,5 +57,49 @@ def test_real_sleep_returns_early_when_woken_from_another_thread() -> None:
     thread.join()
 
 
+def test_real_wake_before_a_sleep_makes_that_sleep_return_at_once() -> None:
+    clock = RealClock()
+
+    clock.wake()
+    clock.wake()  # wake-ups do not add up: one is pending
+    clock.sleep(3600)  # returns at once, or the test hangs
+
+
 def test_real_wall_clock_is_aware_utc() -> None:
     assert RealClock().wall().tzinfo is timezone.utc
+
+
+class ScriptedClock(FakeClock):
+    """A fake clock that runs `during_sleep` while asleep and counts wake-ups."""
+
+    def __init__(self) -> None:
+        super().__init__(START, monotonic_start=0.0)
+        self.during_sleep: Callable[[], object] = lambda: None
+        self.wakes = 0
+
+    def sleep(self, seconds: float) -> None:
+        self.during_sleep()
+        super().sleep(seconds)
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+
+def test_alarm_is_woken_only_for_something_before_its_deadline() -> None:
+    clock = ScriptedClock()
+    alarm = Alarm(clock)
+    clock.during_sleep = lambda: [alarm.wake_for(when) for when in (3600.0, 60.0, 59.5)]
+
+    alarm.sleep(60, now=0.0)
+
+    assert clock.wakes == 1  # only for 59.5
+
+
+def test_alarm_is_woken_for_anything_while_its_owner_is_awake() -> None:
+    clock = ScriptedClock()
+    alarm = Alarm(clock)
+    alarm.sleep(60, now=0.0)
+
+    alarm.wake_for(3600.0)  # between two sleeps: the next one must not miss it
+
+    assert clock.wakes == 1
