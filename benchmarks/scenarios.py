@@ -86,6 +86,32 @@ def lateness_apscheduler() -> Figures:
     return lateness_figures(late)
 
 
+# `schedule` runs jobs in the thread that polls it: every 10 ms here, a generous
+# setting (its documentation polls every second, so jobs run up to 1 s late).
+SCHEDULE_POLL_SECONDS = 0.01
+
+
+def poll_schedule(seconds: float) -> None:
+    import schedule
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        schedule.run_pending()
+        time.sleep(SCHEDULE_POLL_SECONDS)
+
+
+def lateness_schedule() -> Figures:
+    import schedule
+    late: list[float] = []
+    jobs: list[Any] = []
+
+    def task(n: int) -> None:  # a job's next_run is still this run's planned time
+        late.append(time.time() - jobs[n].next_run.timestamp())
+
+    jobs.extend(schedule.every(0.5).seconds.do(task, n) for n in range(100))
+    poll_schedule(10)
+    return lateness_figures(late)
+
+
 def lateness_figures(late: list[float]) -> Figures:
     return {"runs": len(late), "lateness p50 ms": statistics.median(late) * 1e3,
             "lateness p99 ms": percentile(late, 0.99) * 1e3, "lateness max ms": max(late) * 1e3}
@@ -135,6 +161,14 @@ def throughput_apscheduler(tasks: int = 2000, jitter_seconds: float = 0.0) -> Fi
     return measure_throughput(run, counter, [], tasks)
 
 
+def throughput_schedule(tasks: int = 2000) -> Figures:
+    import schedule
+    counter = itertools.count()
+    for _ in range(tasks):
+        schedule.every(0.1).seconds.do(lambda: next(counter))
+    return measure_throughput(lambda: poll_schedule(THROUGHPUT_SECONDS), counter, [], tasks)
+
+
 def measure_throughput(run: Callable[[], None], counter: Any, late: list[float],
                        tasks: int) -> Figures:
     cpu = cpu_seconds()
@@ -173,6 +207,10 @@ def saturation_apscheduler() -> Figures:
     return throughput_apscheduler(tasks=10_000)
 
 
+def saturation_schedule() -> Figures:
+    return throughput_schedule(tasks=10_000)
+
+
 # -- idle: 1,000 hourly tasks, 20 s window ----------------------------------------------------
 
 
@@ -201,6 +239,16 @@ def idle_apscheduler() -> Figures:
     cpu = cpu_seconds() - cpu
     scheduler.shutdown()
     return {"CPU s in 20 s": cpu}
+
+
+def idle_schedule() -> Figures:
+    import schedule
+    for _ in range(1000):
+        schedule.every(3600).seconds.do(noop)
+    poll_schedule(1)
+    cpu = cpu_seconds()
+    poll_schedule(20)
+    return {"CPU s in 20 s": cpu_seconds() - cpu}
 
 
 # -- scale: 100,000 tasks through the API ---------------------------------------------------------
@@ -244,6 +292,22 @@ def scale_apscheduler() -> Figures:
     scheduler.remove_all_jobs()
     removed = time.perf_counter() - started
     scheduler.shutdown()
+    return {"add 100k tasks s": added, "remove 100k tasks s": removed,
+            "RSS bytes per task": rss / 100_000}
+
+
+def scale_schedule() -> Figures:
+    import schedule
+    gc.collect()
+    rss = rss_bytes()
+    started = time.perf_counter()
+    for _ in range(100_000):
+        schedule.every(3600).seconds.do(noop)
+    added = time.perf_counter() - started
+    rss = rss_bytes() - rss
+    started = time.perf_counter()
+    schedule.clear()  # cancel_job() one by one is O(n) each: quadratic
+    removed = time.perf_counter() - started
     return {"add 100k tasks s": added, "remove 100k tasks s": removed,
             "RSS bytes per task": rss / 100_000}
 
