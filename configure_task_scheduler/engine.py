@@ -278,10 +278,11 @@ class Engine:
     def _drop_stale_events(self) -> None:
         """Events of removed, replaced or re-planned tasks are ignored when they
         fire; once they pile up, the queue is rebuilt without them."""
+        if not self._queue.is_bloated(len(self._plans)):
+            return
         with self._lock:
-            dropped = self._queue.drop_stale(len(self._plans), self._is_live)
-        if dropped:
-            logger.debug("dropped %d stale events from the queue", dropped)
+            dropped = self._queue.drop_stale(self._is_live)
+        logger.debug("dropped %d stale events from the queue", dropped)
 
     def _is_live(self, event: tuple[Any, ...]) -> bool:
         """Does a queued `(action, task_id, [plan, ...])` still count?"""

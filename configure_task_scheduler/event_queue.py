@@ -62,18 +62,16 @@ class EventQueue:
         """Events queued, stale ones included."""
         return self._entered - self._fired
 
-    def drop_stale(self, expected: int, is_live: Callable[[Arguments], bool]) -> int:
-        """Rebuild the queue without stale events if it holds far more than `expected`.
+    def is_bloated(self, expected: int) -> bool:
+        """True if the queue holds far more events than the `expected` live ones."""
+        return len(self) > 2 * expected + DROP_STALE_MIN_EVENTS
+
+    def drop_stale(self, is_live: Callable[[Arguments], bool]) -> int:
+        """Rebuild the queue with only the events `is_live` keeps; return how many were dropped.
 
         Args:
-            expected: about how many events are live (one per planned task).
             is_live: says, from an event's `(action, *args)`, if it still counts.
-
-        Returns:
-            How many events were dropped (0: the queue was left alone).
         """
-        if len(self) <= 2 * expected + DROP_STALE_MIN_EVENTS:
-            return 0
         events = self._sched.queue  # in firing order, so the rebuild keeps ties in order
         live = [event for event in events if is_live(event.argument)]
         fresh = sched.scheduler(self._sched.timefunc, self._sched.delayfunc)

@@ -68,7 +68,8 @@ def test_stale_events_are_dropped_once_they_far_outnumber_the_live_ones() -> Non
     def is_live(event: tuple[Any, ...]) -> bool:
         return int(event[1][1:]) % 100 == 0  # t0, t100, t200, ...
 
-    dropped = queue.drop_stale(10, is_live)
+    assert queue.is_bloated(10)
+    dropped = queue.drop_stale(is_live)
 
     live = [f"t{n}" for n in range(0, total, 100)]
     assert (dropped, len(queue)) == (total - len(live), len(live))
@@ -76,10 +77,9 @@ def test_stale_events_are_dropped_once_they_far_outnumber_the_live_ones() -> Non
     assert fired == live
 
 
-def test_a_queue_within_its_margin_is_left_alone() -> None:
+def test_a_queue_within_its_margin_of_stale_events_is_not_bloated() -> None:
     queue = EventQueue()
     for n in range(2 * 10 + DROP_STALE_MIN_EVENTS):
         queue.enter(float(n), print, "t")
 
-    assert queue.drop_stale(10, lambda event: False) == 0
-    assert len(queue) == 2 * 10 + DROP_STALE_MIN_EVENTS
+    assert not queue.is_bloated(10)
