@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import scenarios  # noqa: E402
 
-SCENARIOS = ("lateness", "throughput", "spread", "saturation", "idle", "scale", "reload", "cron",
-             "memory")
+SCENARIOS = ("lateness", "throughput", "spread", "saturation", "ramp", "idle", "scale", "reload",
+             "cron", "memory")
 
 
 def run_scenario(name: str, subject: str) -> dict[str, float] | None:
@@ -56,10 +56,11 @@ def collect(name: str, subject: str, repeat: int) -> dict[str, list[float]]:
 
 
 def number(value: float) -> str:
-    """Four significant digits, without exponents: 0.0001234, 5.678, 19,950."""
+    """Four significant digits (three below 0.01): 0.000123, 5.678, 19,950."""
     if value == 0 or abs(value) >= 1000:
         return f"{value:,.0f}"
-    return f"{value:.{max(3 - math.floor(math.log10(abs(value))), 0)}f}"
+    digits = 3 if abs(value) >= 0.01 else 2
+    return f"{value:.{max(digits - math.floor(math.log10(abs(value))), 0)}f}"
 
 
 def show(values: list[float]) -> str:
@@ -80,7 +81,7 @@ def main() -> None:
                         help="also run APScheduler and schedule where installed")
     args = parser.parse_args()
     subjects = ["this"] + (scenarios.available_others() if args.compare else [])
-    print(f"{'scenario':<11} {'figure':<38} " + "".join(f"{s:>30}" for s in subjects))
+    print(f"{'scenario':<11} {'figure':<38} " + "".join(f"{s:>32}" for s in subjects))
     for name in args.scenario or SCENARIOS:
         columns = {subject: collect(name, subject, args.repeat) for subject in subjects
                    if scenarios.supports(name, subject)}
@@ -88,7 +89,7 @@ def main() -> None:
         for key in keys:
             cells = [show(columns[s][key]) if key in columns.get(s, {}) else "-"
                      for s in subjects]
-            print(f"{name:<11} {key:<38} " + "".join(f"{cell:>30}" for cell in cells))
+            print(f"{name:<11} {key:<38} " + "".join(f"{cell:>32}" for cell in cells))
 
 
 if __name__ == "__main__":

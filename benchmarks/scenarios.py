@@ -17,6 +17,7 @@ import resource
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -123,7 +124,8 @@ def lateness_figures(late: list[float]) -> Figures:
 THROUGHPUT_SECONDS = 10.0
 
 
-def throughput_this(tasks: int = 2000, jitter_seconds: float = 0.0) -> Figures:
+def throughput_this(tasks: int = 2000, jitter_seconds: float = 0.0,
+                    seconds: float = THROUGHPUT_SECONDS) -> Figures:
     counter = itertools.count()
     late: list[float] = []
 
@@ -140,11 +142,12 @@ def throughput_this(tasks: int = 2000, jitter_seconds: float = 0.0) -> Figures:
         # burst); the others are plain no-ops, like APScheduler's here.
         scheduler.every(0.1, sampled_task if n % 100 == 0 else task, task_id=f"t{n}",
                         jitter_seconds=jitter_seconds)
-    return measure_throughput(lambda: scheduler.run_forever(THROUGHPUT_SECONDS), counter, late,
-                              tasks)
+    return measure_throughput(lambda: scheduler.run_forever(seconds), counter, late, tasks,
+                              seconds)
 
 
-def throughput_apscheduler(tasks: int = 2000, jitter_seconds: float = 0.0) -> Figures:
+def throughput_apscheduler(tasks: int = 2000, jitter_seconds: float = 0.0,
+                           seconds: float = THROUGHPUT_SECONDS) -> Figures:
     from apscheduler.schedulers.background import BackgroundScheduler
     counter = itertools.count()
     scheduler = BackgroundScheduler(executors={"default": {"type": "threadpool",
@@ -155,30 +158,39 @@ def throughput_apscheduler(tasks: int = 2000, jitter_seconds: float = 0.0) -> Fi
 
     def run() -> None:
         scheduler.start()
-        time.sleep(THROUGHPUT_SECONDS)
+        time.sleep(seconds)
         scheduler.shutdown()
 
-    return measure_throughput(run, counter, [], tasks)
+    return measure_throughput(run, counter, [], tasks, seconds)
 
 
-def throughput_schedule(tasks: int = 2000) -> Figures:
+def throughput_schedule(tasks: int = 2000, seconds: float = THROUGHPUT_SECONDS) -> Figures:
     import schedule
+    schedule.clear()
     counter = itertools.count()
     for _ in range(tasks):
         schedule.every(0.1).seconds.do(lambda: next(counter))
-    return measure_throughput(lambda: poll_schedule(THROUGHPUT_SECONDS), counter, [], tasks)
+    return measure_throughput(lambda: poll_schedule(seconds), counter, [], tasks, seconds)
 
 
 def measure_throughput(run: Callable[[], None], counter: Any, late: list[float],
-                       tasks: int) -> Figures:
+                       tasks: int, seconds: float) -> Figures:
+    # The steady rate: runs counted from 1 s in to 0.5 s before the end, away
+    # from the start-up and the stop (each reading adds one to the counter).
+    readings: list[int] = []
+    timers = [threading.Timer(when, lambda: readings.append(next(counter)))
+              for when in (1.0, seconds - 0.5)]
+    for timer in timers:
+        timer.start()
     cpu = cpu_seconds()
     run()
     cpu = cpu_seconds() - cpu
-    runs = next(counter)
+    runs = next(counter) - 2
     ideal = tasks * 10
-    figures = {"runs/s": runs / THROUGHPUT_SECONDS,
-               f"% of ideal ({ideal:,}/s)": runs / THROUGHPUT_SECONDS / ideal * 100,
-               "CPU µs per run": cpu / max(runs, 1) * 1e6}
+    figures = {"runs/s": runs / seconds,
+               f"% of ideal ({ideal:,}/s)": runs / seconds / ideal * 100,
+               "CPU µs per run": cpu / max(runs, 1) * 1e6,
+               "steady runs/s": (readings[1] - readings[0] - 1) / (seconds - 1.5)}
     if late:
         figures["lateness p50 ms (sampled)"] = percentile(late, 0.50) * 1e3
         figures["lateness p99 ms (sampled)"] = percentile(late, 0.99) * 1e3
@@ -209,6 +221,38 @@ def saturation_apscheduler() -> Figures:
 
 def saturation_schedule() -> Figures:
     return throughput_schedule(tasks=10_000)
+
+
+# -- ramp: the highest rate sustained at >= 99% of ideal -------------------------------------------
+
+
+RAMP_RATES = (5_000, 10_000, 15_000, 20_000, 25_000, 30_000, 35_000, 40_000, 50_000)
+
+
+def ramp(throughput: Callable[..., Figures]) -> Figures:
+    """Run tasks every 0.1 s at rising rates, 3 s each; stop at the first one not sustained.
+
+    Sustained: the steady rate (1 s in to 0.5 s before the end) is >= 99% of it.
+    """
+    sustained = 0
+    for rate in RAMP_RATES:
+        figures = throughput(tasks=rate // 10, seconds=3.0)
+        if figures["steady runs/s"] < 0.99 * rate:
+            break
+        sustained = rate
+    return {"highest rate sustained (runs/s)": sustained}
+
+
+def ramp_this() -> Figures:
+    return ramp(throughput_this)
+
+
+def ramp_apscheduler() -> Figures:
+    return ramp(throughput_apscheduler)
+
+
+def ramp_schedule() -> Figures:
+    return ramp(throughput_schedule)
 
 
 # -- idle: 1,000 hourly tasks, 20 s window ----------------------------------------------------
