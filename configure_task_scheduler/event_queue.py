@@ -4,9 +4,10 @@ The engine queues events ("task X is due") here and, once per pass of its
 loop, runs those due when the pass began. `sched.cancel` is O(n) (a list
 search and a re-heapify), so cancelling 100,000 events one by one would be
 quadratic. An event is therefore never cancelled: its owner ignores it when
-it fires (the engine checks that the event's plan is still current), and when ignored events
-pile up, `drop_stale` rebuilds the queue without them in one O(n log n) pass,
-so memory follows the number of tasks, not the number of changes.
+it fires (the engine checks that the event's plan is still the task's
+current one), and when ignored events pile up, `drop_stale` rebuilds the
+queue without them in one O(n log n) pass, so memory follows the number of
+tasks, not the number of changes.
 
 Every action runs behind a guard: an exception escaping `sched.run()` would
 stop every task. The queue never reads a clock and never sleeps.

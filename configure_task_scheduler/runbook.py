@@ -1,11 +1,11 @@
 """The run book: what has happened to each task's runs, and who wants to know.
 
 The engine decides when runs happen; the run book numbers them and records
-what became of them: which runs are in flight (so `max_instances` can be enforced), how many
-ended in each final status, the last result, and it logs each run's start and
-end and tells listeners (the seam for history and dashboards). It is
-thread-safe, because pool threads report here, and it knows nothing about
-queues, clocks or schedules.
+what became of them: which runs are in flight (so `max_instances` can be
+enforced), how many ended in each final status, the last result, and it logs
+each run's start and end and tells listeners (the seam for history and
+dashboards). It is thread-safe, because pool threads report here, and it
+knows nothing about queues, clocks or schedules.
 """
 
 from __future__ import annotations
