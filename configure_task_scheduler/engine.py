@@ -86,9 +86,6 @@ class Engine:
         self._queue = EventQueue()
         self._lock = threading.RLock()
         self._plans: dict[str, _Plan] = {}
-        # Runs waiting for their next attempt, with their last attempt's result
-        # (rare, so kept here rather than in every plan).
-        self._retries: dict[str, tuple[Run, RunResult]] = {}
         self._book = RunBook()
         self._running = False
         self._stop_requested = False
@@ -148,7 +145,7 @@ class Engine:
             The runs that were cut short; each is also logged.
         """
         self.stop()
-        self._cancel_retries()
+        self._book.cancel_retries("the shutdown")
         cut_short = self._executor.shutdown(timeout_seconds)
         for run in cut_short:
             logger.warning("task %s run %d was cut short by the shutdown",
@@ -175,8 +172,7 @@ class Engine:
         with self._lock:
             task = self._registry.remove(task_id)
             self._plans.pop(task_id, None)  # its queued event is now stale: see _on_due
-            self._retries.pop(task_id, None)
-            self._book.forget(task_id)
+            self._book.forget(task_id)  # a pending retry goes with its record
         return task
 
     def run_now(self, task_id: str) -> bool:
@@ -221,7 +217,7 @@ class Engine:
         previous = self._plans.get(task.task_id)
         plan = _Plan(task)  # a new object: the events of any earlier plan go stale
         if previous is not None:
-            self._drop_retry(task.task_id, "a change to the task")
+            self._book.cancel_retry(task.task_id, "a change to the task")
         self._plans[task.task_id] = plan
         if not task.enabled:
             return None
@@ -301,7 +297,7 @@ class Engine:
     def _on_retry_due(self, task_id: str, plan: _Plan, run: Run) -> None:
         """A retry's wait is over: start its next attempt."""
         with self._lock:
-            if self._plans.get(task_id) is not plan or self._retries.pop(task_id, None) is None:
+            if self._plans.get(task_id) is not plan or not self._book.take_retry(run):
                 return  # the task was removed or replaced: its retry goes with it
         self._dispatch(run, self._clock.monotonic())
 
@@ -391,24 +387,10 @@ class Engine:
                                "retry would be", run.task.task_id, run.run_number)
                 return False
             retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
-            self._retries[plan.task.task_id] = (retry, result)
+            self._book.hold_retry(retry, result)
             self._enter(due, self._on_retry_due, plan.task.task_id, plan, retry)
             self._alarm.wake_for(due)
         return True
-
-    def _cancel_retries(self) -> None:
-        """At shutdown: a pending retry will not happen; its last attempt's result is final."""
-        with self._lock:
-            for task_id in list(self._retries):
-                self._drop_retry(task_id, "the shutdown")
-
-    def _drop_retry(self, task_id: str, cause: str) -> None:
-        pending = self._retries.pop(task_id, None)
-        if pending is not None:
-            retry, result = pending
-            logger.warning("task %s run %d: retry (attempt %d) cancelled by %s",
-                           task_id, retry.run_number, retry.attempt, cause)
-            self._book.count(result)
 
     # -- helpers -----------------------------------------------------------------
 

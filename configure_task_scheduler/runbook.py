@@ -2,7 +2,8 @@
 
 The engine decides when runs happen; the run book numbers them and records
 what became of them: which runs are in flight (so `max_instances` can be
-enforced), how many ended in each final status, the last result, and it logs
+enforced), which wait for a retry, how many ended in each final status, the
+last result, and it logs
 each run's start and end and tells listeners (the seam for history and
 dashboards). It is thread-safe, because pool threads report here, and it
 knows nothing about queues, clocks or schedules.
@@ -32,6 +33,7 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
     runs: int = 0  # run numbers given out so far
     in_flight: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    retry: tuple[Run, RunResult] | None = None  # a next attempt waiting, and the last result
     last_result: RunResult | None = None
     counts: Counter[RunStatus] = field(default_factory=Counter)
 
@@ -113,6 +115,43 @@ class RunBook:
         self.count(result, keep_as_last=False)
         if self._listeners:
             self.emit(RunEvent(EventKind.RUN_SKIPPED, run, result=result, reason=result.error))
+
+    def hold_retry(self, retry: Run, result: RunResult) -> None:
+        """Keep a run's next attempt until it starts or is cancelled (`result`: the last one's)."""
+        entry = self._entry(retry.task.task_id)
+        with entry.lock:
+            entry.retry = (retry, result)
+
+    def take_retry(self, retry: Run) -> bool:
+        """The retry's wait is over: True if it was still pending (it no longer is)."""
+        entry = self._entries.get(retry.task.task_id)
+        if entry is None:
+            return False
+        with entry.lock:
+            if entry.retry is None or entry.retry[0] is not retry:
+                return False
+            entry.retry = None
+            return True
+
+    def cancel_retry(self, task_id: str, cause: str) -> None:
+        """A pending retry will not happen: its last attempt's result is the run's final one."""
+        entry = self._entries.get(task_id)
+        if entry is None:
+            return
+        with entry.lock:
+            pending, entry.retry = entry.retry, None
+        if pending is not None:
+            retry, result = pending
+            logger.warning("task %s run %d: retry (attempt %d) cancelled by %s",
+                           task_id, retry.run_number, retry.attempt, cause)
+            self.count(result)
+
+    def cancel_retries(self, cause: str) -> None:
+        """Cancel every pending retry (at shutdown)."""
+        with self._lock:
+            task_ids = list(self._entries)
+        for task_id in task_ids:
+            self.cancel_retry(task_id, cause)
 
     def count(self, result: RunResult, keep_as_last: bool = True) -> None:
         """Add a final result to its task's counts."""
