@@ -265,12 +265,9 @@ def idle_this() -> Figures:
     for n in range(1000):
         scheduler.every(3600, "true", task_id=f"t{n}")
     scheduler.start()
-    time.sleep(1)  # start-up planning is not idle time
-    cpu = cpu_seconds()
-    time.sleep(20)
-    cpu = cpu_seconds() - cpu
+    figures = measure_idle(time.sleep)
     scheduler.stop()
-    return {"CPU s in 20 s": cpu}
+    return figures
 
 
 def idle_apscheduler() -> Figures:
@@ -279,25 +276,30 @@ def idle_apscheduler() -> Figures:
     for n in range(1000):
         scheduler.add_job(print, "interval", seconds=3600, id=f"t{n}")
     scheduler.start()
-    time.sleep(1)
-    cpu = cpu_seconds()
-    time.sleep(20)
-    cpu = cpu_seconds() - cpu
+    figures = measure_idle(time.sleep)
     scheduler.shutdown()
-    return {"CPU s in 20 s": cpu}
+    return figures
 
 
 def idle_schedule() -> Figures:
     import schedule
     for _ in range(1000):
         schedule.every(3600).seconds.do(noop)
-    poll_schedule(1)
+    return measure_idle(poll_schedule)
+
+
+def measure_idle(wait: Callable[[float], None]) -> Figures:
+    """CPU used while `wait(20)` runs, after a first second (start-up is not idle time)."""
+    wait(1)
     cpu = cpu_seconds()
-    poll_schedule(20)
+    wait(20)
     return {"CPU s in 20 s": cpu_seconds() - cpu}
 
 
 # -- scale: 100,000 tasks through the API ---------------------------------------------------------
+
+
+SCALE_TASKS = 100_000
 
 
 def noop() -> None:
@@ -307,55 +309,47 @@ def noop() -> None:
 def scale_this() -> Figures:
     scheduler = Scheduler(max_workers=4)
     scheduler.start()  # running: each task is planned and queued as it is added
-    gc.collect()
-    rss = rss_bytes()
-    started = time.perf_counter()
-    for n in range(100_000):
-        scheduler.every(3600, noop, task_id=f"t{n}")
-    added = time.perf_counter() - started
-    rss = rss_bytes() - rss
-    started = time.perf_counter()
-    for n in range(100_000):
-        scheduler.remove(f"t{n}")
-    removed = time.perf_counter() - started
+
+    def remove_each() -> None:
+        for n in range(SCALE_TASKS):
+            scheduler.remove(f"t{n}")
+
+    figures = measure_scale(lambda n: scheduler.every(3600, noop, task_id=f"t{n}"), remove_each)
     scheduler.stop()
-    return {"add 100k tasks s": added, "remove 100k tasks s": removed,
-            "RSS bytes per task": rss / 100_000}
+    return figures
 
 
 def scale_apscheduler() -> Figures:
     from apscheduler.schedulers.background import BackgroundScheduler
-    gc.collect()
-    rss = rss_bytes()
     scheduler = BackgroundScheduler()
     scheduler.start(paused=True)
-    started = time.perf_counter()
-    for n in range(100_000):
-        scheduler.add_job(noop, "interval", seconds=3600, id=f"t{n}")
-    added = time.perf_counter() - started
-    rss = rss_bytes() - rss
-    started = time.perf_counter()
-    scheduler.remove_all_jobs()
-    removed = time.perf_counter() - started
+    figures = measure_scale(
+        lambda n: scheduler.add_job(noop, "interval", seconds=3600, id=f"t{n}"),
+        scheduler.remove_all_jobs)
     scheduler.shutdown()
-    return {"add 100k tasks s": added, "remove 100k tasks s": removed,
-            "RSS bytes per task": rss / 100_000}
+    return figures
 
 
 def scale_schedule() -> Figures:
     import schedule
+    # cancel_job() one by one is O(n) each (quadratic): clear() removes them all.
+    return measure_scale(lambda n: schedule.every(3600).seconds.do(noop), schedule.clear)
+
+
+def measure_scale(add: Callable[[int], object], remove_all: Callable[[], object]) -> Figures:
+    """Time `add(n)` for 100,000 tasks, then `remove_all()`; RSS grown per task added."""
     gc.collect()
     rss = rss_bytes()
     started = time.perf_counter()
-    for _ in range(100_000):
-        schedule.every(3600).seconds.do(noop)
+    for n in range(SCALE_TASKS):
+        add(n)
     added = time.perf_counter() - started
     rss = rss_bytes() - rss
     started = time.perf_counter()
-    schedule.clear()  # cancel_job() one by one is O(n) each: quadratic
+    remove_all()
     removed = time.perf_counter() - started
     return {"add 100k tasks s": added, "remove 100k tasks s": removed,
-            "RSS bytes per task": rss / 100_000}
+            "RSS bytes per task": rss / SCALE_TASKS}
 
 
 # -- reload: a 100,000-task JSON config, then one task changed ----------------------------------
