@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from configure_task_scheduler.cron import CronSchedule  # noqa: E402
+from configure_task_scheduler.schedules.cron import CronSchedule  # noqa: E402
 
 EXPRESSIONS = (
     "* * * * *", "*/5 * * * *", "0 0 * * *", "30 2 * * 1-5", "0 9 1,15 * MON",

@@ -27,8 +27,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from configure_task_scheduler import FakeClock, Scheduler, load_config  # noqa: E402
-from configure_task_scheduler.cron import CronSchedule  # noqa: E402
-from configure_task_scheduler.executor import run_python  # noqa: E402
+from configure_task_scheduler.execution.executor import run_python  # noqa: E402
+from configure_task_scheduler.schedules.cron import CronSchedule  # noqa: E402
 from configure_task_scheduler.task import Run  # noqa: E402
 
 Figures = dict[str, float]

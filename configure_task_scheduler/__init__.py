@@ -14,18 +14,26 @@ Importing this package configures no logging and starts no threads.
 
 import logging
 
+from .addons.reload import ReloadSummary
 from .clock import Clock, FakeClock, RealClock
-from .cron import CronSchedule
+from .config import LoadedConfig, SchedulerSettings, load_config
 from .engine import Engine
 from .errors import ConfigError, Problem, ScheduleError
-from .executor import Executor, PoolExecutor, RunReporter
-from .loader import LoadedConfig, SchedulerSettings, load_config
+from .execution import Executor, PoolExecutor, RunReporter
 from .registry import Registry
-from .reload import ReloadSummary
 from .scheduler import Scheduler
-from .schedules import IntervalSchedule, OneShotSchedule
-from .task import (EventKind, Run, RunEvent, RunResult, RunStatus, Task, TaskSnapshot,
-                   TaskState, TaskType)
+from .schedules import CronSchedule, IntervalSchedule, OneShotSchedule
+from .task import (
+                   EventKind,
+                   Run,
+                   RunEvent,
+                   RunResult,
+                   RunStatus,
+                   Task,
+                   TaskSnapshot,
+                   TaskState,
+                   TaskType,
+)
 
 __version__ = "0.1.0"
 

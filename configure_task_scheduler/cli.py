@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from . import __version__, preview
+from . import __version__
+from .addons import preview
 from .clock import RealClock
+from .config import LoadedConfig, insecure_config_reason, load_config
 from .errors import ConfigError
-from .executor import PoolExecutor
-from .loader import LoadedConfig, load_config
-from .logs import JsonFormatter, TextFormatter
-from .safety import insecure_config_reason
+from .execution import PoolExecutor
+from .log_formats import JsonFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import describe_seconds
 from .task import Run, RunResult, RunStatus, Task, log_fields

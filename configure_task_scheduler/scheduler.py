@@ -19,14 +19,20 @@ from datetime import datetime, tzinfo
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
+from .addons.reload import ConfigWatcher, ReloadSummary
 from .clock import Clock, RealClock
+from .config import (
+    LoadedConfig,
+    SchedulerSettings,
+    default_task_id,
+    load_config,
+    read_settings,
+    read_task,
+)
 from .engine import Engine
-from .entry_points import default_task_id
 from .errors import ConfigError, Problem
-from .executor import Executor, PoolExecutor
-from .loader import LoadedConfig, SchedulerSettings, load_config, read_settings, read_task
+from .execution import Executor, PoolExecutor
 from .registry import Registry
-from .reload import ConfigWatcher, ReloadSummary
 from .task import Listener, Task, TaskSnapshot
 
 logger = logging.getLogger(__name__)

@@ -96,6 +96,11 @@ class Task:
     kwargs: Mapping[str, Any] = field(default_factory=lambda: EMPTY_KWARGS)
     target: Callable[..., Any] | None = field(default=None, compare=False)
 
+    @property
+    def runs_at_start(self) -> bool:
+        """True if the task runs as soon as the scheduler starts (`run_on_start`, `@reboot`)."""
+        return self.run_on_start or bool(getattr(self.schedule, "is_reboot", False))
+
 
 @dataclass(frozen=True, slots=True)
 class Run:

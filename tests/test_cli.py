@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from configure_task_scheduler import __version__
-from configure_task_scheduler.safety import insecure_config_reason
 from conftest import wait_until
 from test_executor import process_is_gone, read_pid
+
+from configure_task_scheduler import __version__
+from configure_task_scheduler.config.safety import insecure_config_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Only reached when something is broken, never on the happy path.

@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from configure_task_scheduler import cron
-from configure_task_scheduler.cron import CronSchedule, local_timezone
 from configure_task_scheduler.errors import ScheduleError
+from configure_task_scheduler.schedules import CronSchedule, cron, local_timezone
 
 
 def fire_times(expr: str, start: str, n: int, tz: str = "UTC") -> list[str]:

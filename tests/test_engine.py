@@ -8,16 +8,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from conftest import RecordingExecutor, shell_task, wait_until
 
 from configure_task_scheduler.clock import FakeClock, RealClock
 from configure_task_scheduler.engine import Engine
-from configure_task_scheduler.task import EventKind, RunEvent, Task, TaskState, TaskType
-from configure_task_scheduler.cron import CronSchedule
 from configure_task_scheduler.registry import Registry
-from configure_task_scheduler.task import Run, RunStatus
-
-from conftest import RecordingExecutor, shell_task, wait_until
-
+from configure_task_scheduler.schedules.cron import CronSchedule
+from configure_task_scheduler.task import (
+    EventKind,
+    Run,
+    RunEvent,
+    RunStatus,
+    Task,
+    TaskState,
+    TaskType,
+)
 
 pytestmark = pytest.mark.usefixtures("utc_local_time")
 

@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-from configure_task_scheduler.event_queue import DROP_STALE_MIN_EVENTS, EventQueue
+from configure_task_scheduler.engine.event_queue import (
+    DROP_STALE_MIN_EVENTS,
+    EventQueue,
+)
 
 
 def test_a_pass_runs_the_events_due_by_its_time_in_time_order_and_returns_the_next_delay(

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import DEADLINE_SECONDS, RecordingReporter, shell_task, wait_until
 
 from configure_task_scheduler.clock import RealClock
-from configure_task_scheduler.executor import PoolExecutor
-from configure_task_scheduler.loader import load_config
-from configure_task_scheduler.shell import OUTPUT_TAIL_BYTES
+from configure_task_scheduler.config.loader import load_config
+from configure_task_scheduler.execution.executor import PoolExecutor
+from configure_task_scheduler.execution.shell import OUTPUT_TAIL_BYTES
 from configure_task_scheduler.task import Run, RunContext, RunStatus, Task, TaskType
-from conftest import DEADLINE_SECONDS, RecordingReporter, shell_task, wait_until
 
 EXECUTOR_LOGGER = "configure_task_scheduler.executor"
 SHELL_LOGGER = "configure_task_scheduler.shell"

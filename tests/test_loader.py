@@ -19,10 +19,14 @@ from typing import Any
 import pytest
 
 from configure_task_scheduler import examples
-from configure_task_scheduler.cron import CronSchedule
+from configure_task_scheduler.config.loader import (
+    LoadedConfig,
+    SchedulerSettings,
+    load_config,
+)
 from configure_task_scheduler.errors import ConfigError
-from configure_task_scheduler.loader import LoadedConfig, SchedulerSettings, load_config
 from configure_task_scheduler.schedules import IntervalSchedule, OneShotSchedule
+from configure_task_scheduler.schedules.cron import CronSchedule
 from configure_task_scheduler.task import Task, TaskType
 
 WriteConfig = Callable[..., Path]

@@ -18,7 +18,11 @@ from typing import Any
 
 import pytest
 
-from configure_task_scheduler.logs import JsonFormatter, TextFormatter, escape_control
+from configure_task_scheduler.log_formats import (
+    JsonFormatter,
+    TextFormatter,
+    escape_control,
+)
 from configure_task_scheduler.task import RunStatus
 
 # 2026-01-01 09:30:00.123 UTC, 10:30:00.123 in the test's local time.

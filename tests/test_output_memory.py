@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from test_cli import REPO_ROOT, environment
 
 MIB = 1024  # ru_maxrss is in KiB on Linux

@@ -13,13 +13,22 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-
-from configure_task_scheduler.cron import CronSchedule
-from configure_task_scheduler.planning import Now, Slot, first_slot, moved_slot, next_slot
-from configure_task_scheduler.schedules import IntervalSchedule, OneShotSchedule, Schedule
-from configure_task_scheduler.task import Task, TaskType
-
 from conftest import shell_task
+
+from configure_task_scheduler.engine.planning import (
+    Now,
+    Slot,
+    first_slot,
+    moved_slot,
+    next_slot,
+)
+from configure_task_scheduler.schedules import (
+    IntervalSchedule,
+    OneShotSchedule,
+    Schedule,
+)
+from configure_task_scheduler.schedules.cron import CronSchedule
+from configure_task_scheduler.task import Task, TaskType
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)  # 01:00 in Berlin
 MONOTONIC_START = 1000.0

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-
-from configure_task_scheduler import policies
-from configure_task_scheduler.task import RunStatus
-
 from conftest import shell_task
 
+from configure_task_scheduler.engine import policies
+from configure_task_scheduler.task import RunStatus
 
 pytestmark = pytest.mark.usefixtures("utc_local_time")
 

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-
-from configure_task_scheduler import preview
-from configure_task_scheduler.cron import CronSchedule
-from configure_task_scheduler.schedules import IntervalSchedule, OneShotSchedule
-from configure_task_scheduler.task import Task, TaskType
-
 from test_cli import run_cli
+
+from configure_task_scheduler.addons import preview
+from configure_task_scheduler.schedules import IntervalSchedule, OneShotSchedule
+from configure_task_scheduler.schedules.cron import CronSchedule
+from configure_task_scheduler.task import Task, TaskType
 
 START = datetime(2026, 3, 27, 12, 0, 30, tzinfo=timezone.utc)
 

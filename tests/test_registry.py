@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from configure_task_scheduler.registry import Registry
-
 from conftest import shell_task
+
+from configure_task_scheduler.registry import Registry
 
 
 def test_put_replaces_a_task_in_place_and_returns_the_old_one() -> None:

@@ -21,18 +21,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MONOTONIC_START, START, RecordingExecutor, wait_until
+from test_cli import DEADLINE_SECONDS, BackgroundScheduler, shell_task_entry
 
+from configure_task_scheduler.addons.reload import (
+    ConfigWatcher,
+    ReloadSummary,
+    apply_config,
+)
 from configure_task_scheduler.clock import FakeClock
+from configure_task_scheduler.config.loader import build_config, load_config
 from configure_task_scheduler.engine import Engine
-from configure_task_scheduler.loader import build_config, load_config
 from configure_task_scheduler.registry import Registry
-from configure_task_scheduler.reload import ConfigWatcher, ReloadSummary, apply_config
 from configure_task_scheduler.scheduler import Scheduler
 from configure_task_scheduler.schedules import IntervalSchedule
 from configure_task_scheduler.task import EventKind, RunEvent, RunStatus
-
-from conftest import MONOTONIC_START, START, RecordingExecutor, wait_until
-from test_cli import DEADLINE_SECONDS, BackgroundScheduler, shell_task_entry
 
 RELOAD_LOGGER = "configure_task_scheduler.reload"
 WATCH_INTERVAL_SECONDS = 0.05

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from configure_task_scheduler import safety
-from configure_task_scheduler.safety import insecure_config_reason
+from configure_task_scheduler.config import safety
+from configure_task_scheduler.config.safety import insecure_config_reason
 
 CONFIG = "config/tasks.json"
 WAY_OUT = "or pass --allow-insecure-config for a throwaway setup"

@@ -23,15 +23,23 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-
-from configure_task_scheduler import (ConfigError, EventKind, ReloadSummary, RunEvent,
-                                      RunStatus, Scheduler, Task, TaskSnapshot, TaskState,
-                                      TaskType)
-from configure_task_scheduler.entry_points import describe_callable
-from configure_task_scheduler.loader import build_config
-from configure_task_scheduler.schedules import IntervalSchedule
-
 from conftest import wait_until
+
+from configure_task_scheduler import (
+    ConfigError,
+    EventKind,
+    ReloadSummary,
+    RunEvent,
+    RunStatus,
+    Scheduler,
+    Task,
+    TaskSnapshot,
+    TaskState,
+    TaskType,
+)
+from configure_task_scheduler.config.entry_points import describe_callable
+from configure_task_scheduler.config.loader import build_config
+from configure_task_scheduler.schedules import IntervalSchedule
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNS_ONCE = r"^a Scheduler runs once: after stop\(\), make a new one$"

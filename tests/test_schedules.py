@@ -8,10 +8,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from configure_task_scheduler.cron import CronSchedule
 from configure_task_scheduler.errors import ScheduleError
-from configure_task_scheduler.schedules import (IntervalSchedule, OneShotSchedule, Schedule,
-                                                describe_seconds, upcoming_runs)
+from configure_task_scheduler.schedules import (
+    CronSchedule,
+    IntervalSchedule,
+    OneShotSchedule,
+    Schedule,
+    describe_seconds,
+    upcoming_runs,
+)
 
 
 @pytest.mark.parametrize(("now", "expected"), [

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from configure_task_scheduler import loader
+from configure_task_scheduler.config import loader
 from configure_task_scheduler.task import Task, TaskType
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"

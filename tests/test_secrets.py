@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from configure_task_scheduler.executor import PoolExecutor
-from configure_task_scheduler.loader import load_config
-from configure_task_scheduler.shell import OUTPUT_TAIL_BYTES
-from configure_task_scheduler.task import RunContext, RunStatus, Task
 from conftest import RecordingReporter
 from test_cli import run_cli
 from test_executor import new_run, output_lines
+
+from configure_task_scheduler.config.loader import load_config
+from configure_task_scheduler.execution.executor import PoolExecutor
+from configure_task_scheduler.execution.shell import OUTPUT_TAIL_BYTES
+from configure_task_scheduler.task import RunContext, RunStatus, Task
 
 WriteConfig = Callable[..., Path]
 

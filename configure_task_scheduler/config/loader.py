@@ -17,16 +17,22 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError, Problem
+from ..schedules import CronSchedule, IntervalSchedule
+from ..task import Task, TaskType
 from . import checks
 from .checks import FieldReader
-from .cron import CronSchedule
-from .errors import ConfigError, Problem
 from .entry_points import import_path
-from .schedules import IntervalSchedule
-from .task import Task, TaskType
-from .task_fields import SCHEDULE_FIELDS  # noqa: F401 (part of the loader's field lists)
-from .task_fields import (make_schedule, read_arguments, read_entry_point, read_environment,
-                          read_policies, read_schedule, read_timezone)
+from .fields import (
+    SCHEDULE_FIELDS,  # noqa: F401 (part of the loader's field lists)
+    make_schedule,
+    read_arguments,
+    read_entry_point,
+    read_environment,
+    read_policies,
+    read_schedule,
+    read_timezone,
+)
 
 COMPACT_FIELDS = ("name", "command", "schedule")
 

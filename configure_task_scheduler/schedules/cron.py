@@ -2,22 +2,19 @@
 
 The loader turns a task's "cron" string into a `CronSchedule`; the engine asks it
 `next_after(previous planned time)`, a pure function that never reads the clock.
-This module owns time zones and the daylight-saving policy; the syntax and the
+This module owns the daylight-saving policy (time zones are in zones.py); the syntax and the
 calendar tables live in cron_fields.py, the plain-English `describe()` in cron_words.py.
 It never schedules, sleeps or logs.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import time as _time
-import zoneinfo
 from datetime import MAXYEAR, datetime, time, timedelta, timezone, tzinfo
 
+from ..errors import ScheduleError
 from .cron_fields import CronFields, parse_fields
 from .cron_words import describe_cron
-from .errors import ScheduleError
+from .zones import resolve_timezone
 
 SEARCH_YEARS = 50
 """How many years ahead `next_after` looks before answering None (cronsim's bound)."""
@@ -100,66 +97,6 @@ class CronSchedule:
         if self._fields is None:
             return "once when the scheduler starts"
         return describe_cron(self._fields.texts)
-
-
-def local_timezone() -> tzinfo:
-    """Return this machine's time zone, with its daylight-saving rules where they can be found.
-
-    Tries the TZ variable, then /etc/localtime (a symlink names the zone; a copied
-    file is read as is), then falls back to the zone's standard-time UTC offset
-    (without daylight-saving rules). It is read once per TZ value (it is asked
-    for every task): a scheduler started before the machine's zone file changes
-    keeps the old zone until restarted.
-
-    Returns:
-        A ZoneInfo when the zone can be identified, else a fixed-offset timezone.
-    """
-    return _local_timezone(os.environ.get("TZ", ""))
-
-
-@functools.lru_cache(maxsize=8)
-def _local_timezone(tz_variable: str) -> tzinfo:
-    key = tz_variable.removeprefix(":")
-    if not key and os.path.islink("/etc/localtime"):
-        key = os.path.realpath("/etc/localtime")
-    try:  # "/usr/share/zoneinfo/Europe/Berlin" -> "Europe/Berlin"
-        return zoneinfo.ZoneInfo(key.partition("zoneinfo/")[2] or key)
-    except (KeyError, ValueError, OSError):  # unset, a POSIX rule like "CET-1CEST", or unknown
-        pass
-    if not tz_variable and os.path.isfile("/etc/localtime"):
-        try:
-            with open("/etc/localtime", "rb") as file:
-                return zoneinfo.ZoneInfo.from_file(file)
-        except (OSError, ValueError):
-            pass
-    # Last resort: the standard-time offset the C library was configured with.
-    # Only clock.py reads the clock, so this does not ask "what offset is it now".
-    return timezone(timedelta(seconds=-_time.timezone), _time.tzname[0])
-
-
-def resolve_timezone(timezone: str | tzinfo | None) -> tzinfo:
-    """Turn a config's time zone into a tzinfo.
-
-    Args:
-        timezone: an IANA name ("Europe/Berlin"), a tzinfo (returned as is), or None.
-
-    Returns:
-        The zone; None gives `local_timezone()`.
-
-    Raises:
-        ScheduleError: 'timezone: unknown time zone "Mars/Base"', with a hint when
-            this system has no time zone database at all.
-    """
-    if timezone is None:
-        return local_timezone()
-    if isinstance(timezone, tzinfo):
-        return timezone
-    try:
-        return zoneinfo.ZoneInfo(timezone)
-    except (KeyError, ValueError, OSError):
-        missing = not zoneinfo.available_timezones()
-        hint = " (this system has no time zone database: install the tzdata package)"
-        raise ScheduleError(f'timezone: unknown time zone "{timezone}"' + hint * missing) from None
 
 
 # --- Searching: wall-clock and elapsed-time rules -----------------------------------------

@@ -29,16 +29,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..clock import Alarm, Clock, RealClock
+from ..execution import Executor
+from ..registry import Registry
+from ..task import Listener, Run, RunResult, RunStatus, Task, TaskSnapshot, TaskState
 from . import planning, policies
-from .clock import Alarm, Clock, RealClock
 from .event_queue import EventQueue
-from .executor import Executor
 from .planning import Now, Slot
-from .registry import Registry
 from .runbook import RunBook, TaskRecord
-from .task import Listener, Run, RunResult, RunStatus, Task, TaskSnapshot, TaskState
 
-logger = logging.getLogger(__name__)
+# A stable public name (the JSON log's "logger" field), kept from before the stage packages.
+logger = logging.getLogger("configure_task_scheduler.engine")
 
 # The longest the engine sleeps at once, even with nothing due (cron wakes
 # every minute too): a bounded wait is what lets it notice a stopped flag or a

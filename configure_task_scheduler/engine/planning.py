@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
-from .schedules import IntervalSchedule
-from .task import Task
+from ..schedules import IntervalSchedule
+from ..task import Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +57,12 @@ def first_slot(task: Task, now: Now, random: Random, starting: bool = True) -> S
     `run_on_start` and `@reboot` then do not run it again.
     """
     schedule = task.schedule
-    if starting and runs_at_start(task):
+    if starting and task.runs_at_start:
         return Slot(now.monotonic, now.wall, now.wall, anchor=now.monotonic, index=0)
     if isinstance(schedule, IntervalSchedule) and schedule.on_monotonic_clock:
         return _grid_slot(task, schedule, now.monotonic, 1, now, random)
     following = schedule.next_after(now.wall)
     return None if following is None else _wall_slot(task, following, now, random)
-
-
-def runs_at_start(task: Task) -> bool:
-    """True if the task runs as soon as the scheduler starts (`run_on_start`, `@reboot`)."""
-    return task.run_on_start or bool(getattr(task.schedule, "is_reboot", False))
 
 
 def next_slot(task: Task, previous: Slot, now: Now, random: Random) -> Slot | None:

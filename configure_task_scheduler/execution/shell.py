@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
 
-from .clock import Clock
+from ..clock import Clock
 
-logger = logging.getLogger(__name__)
+# A stable public name (the JSON log's "logger" field), kept from before the stage packages.
+logger = logging.getLogger("configure_task_scheduler.shell")
 
 # Long enough for a well-behaved program to clean up, short enough that a
 # shutdown or a timeout is not held up by one that ignores SIGTERM.

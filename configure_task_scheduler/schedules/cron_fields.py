@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
+from ..errors import ScheduleError
 from .cron_words import DAY_NUMBERS, MONTH_NAMES, MONTH_NUMBERS, join_words
-from .errors import ScheduleError
 
 _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _MACROS = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from .task import RunStatus, Task
+from ..task import RunStatus, Task
 
 # Lateness worth a warning even without a misfire grace: a second means the
 # machine or the pool was too busy to start the run on time.

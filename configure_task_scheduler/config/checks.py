@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any
 
-from .errors import Problem
+from ..errors import Problem
 
 Check = Callable[[Any], "str | None"]
 

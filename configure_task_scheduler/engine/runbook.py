@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from ..task import EventKind, Listener, Run, RunEvent, RunResult, RunStatus, log_fields
 from . import policies
-from .task import EventKind, Listener, Run, RunEvent, RunResult, RunStatus, log_fields
 
-logger = logging.getLogger(__name__)
+# A stable public name (the JSON log's "logger" field), kept from before the stage packages.
+logger = logging.getLogger("configure_task_scheduler.runbook")
 
 
 @dataclass(slots=True)

@@ -1,45 +1,23 @@
-"""Schedules: when a task runs, as pure functions of time.
+"""Interval schedules: run every N seconds.
 
-A schedule never reads a clock and never sleeps. Every kind answers the same
-question, `next_after(instant)`: the first run strictly after an aware
-datetime, or None when there is none. The engine turns those wall-clock
-answers into delays on its monotonic queue.
-
-One kind is special: a plain `IntervalSchedule` (no `align`) runs on a
-fixed-rate grid `anchor + n * interval` on the monotonic clock, so wall-clock
-changes never move it; computing each time from the grid, instead of adding
-the interval to the previous run, keeps float rounding from drifting.
-
-The kinds: `IntervalSchedule` (here), `CronSchedule` (in `cron`),
-`OneShotSchedule` (here).
+A plain `IntervalSchedule` (no `align`) runs on a fixed-rate grid
+`anchor + n * interval` on the monotonic clock, so wall-clock changes never
+move it; computing each time from the grid, instead of adding the interval to
+the previous run, keeps float rounding from drifting. An aligned interval is
+expressed as cron, so it shares cron's daylight-saving rules.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Protocol
 
-from .cron import CronSchedule, resolve_timezone
-from .errors import ScheduleError
+from ..errors import ScheduleError
+from .base import describe_seconds, require_aware
+from .cron import CronSchedule
+from .zones import resolve_timezone
 
 _UTC = timezone.utc
-
-
-class Schedule(Protocol):
-    """What the engine and the CLI need from a schedule."""
-
-    timezone: tzinfo
-
-    @property
-    def on_monotonic_clock(self) -> bool:
-        """True if runs are timed on the monotonic clock (plain intervals)."""
-
-    def next_after(self, when: datetime) -> datetime | None:
-        """Return the first run strictly after aware `when`, or None if there is none."""
-
-    def describe(self) -> str:
-        """Return the schedule in plain English."""
 
 
 class IntervalSchedule:
@@ -86,7 +64,7 @@ class IntervalSchedule:
 
     def next_after(self, when: datetime) -> datetime | None:
         """Return the next run after `when`: one interval later, or the next aligned time."""
-        _require_aware(when)
+        require_aware(when)
         if self._aligned is not None:
             return self._aligned.next_after(when)
         # In UTC: adding to a zoned datetime moves its wall clock, not real time.
@@ -144,86 +122,3 @@ def _aligned_schedule(seconds: float, timezone: tzinfo) -> CronSchedule | _Epoch
         return CronSchedule(f"0 {hours} * * *", timezone)
     raise ScheduleError("align needs an interval that divides a minute, an hour or a day "
                         f"(such as 10, 300, 3600 or 86400), found {seconds:g}")
-
-
-class OneShotSchedule:
-    """Run once, at `when`.
-
-    Args:
-        when: an ISO 8601 date-time ("2026-12-24T18:00:00", local to `timezone`
-            unless it has an offset) or a datetime.
-        timezone: an IANA name or tzinfo; None means the machine's local zone.
-
-    Raises:
-        ScheduleError: `when` is not an ISO 8601 date-time.
-    """
-
-    __slots__ = ("when", "timezone")
-
-    def __init__(self, when: str | datetime, timezone: str | tzinfo | None = None) -> None:
-        self.timezone = resolve_timezone(timezone)
-        self.when = _parse_instant(when, self.timezone)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, OneShotSchedule) and self.when == other.when
-
-    def __hash__(self) -> int:
-        return hash(self.when)
-
-    def __repr__(self) -> str:
-        return f"OneShotSchedule({self.when.isoformat()!r})"
-
-    @property
-    def on_monotonic_clock(self) -> bool:
-        return False
-
-    def next_after(self, when: datetime) -> datetime | None:
-        """Return the one run if it is still ahead of `when`, else None."""
-        _require_aware(when)
-        # In UTC: two times in one zone compare by wall clock, ignoring `fold`.
-        return self.when if self.when > when.astimezone(_UTC) else None
-
-    def describe(self) -> str:
-        """Return "once at 2026-12-24 18:00:00+01:00"."""
-        return f"once at {self.when.isoformat(sep=' ')}"
-
-
-def _parse_instant(when: str | datetime, timezone: tzinfo) -> datetime:
-    if isinstance(when, str):
-        try:
-            when = datetime.fromisoformat(when)
-        except ValueError:
-            raise ScheduleError(f'expected an ISO 8601 date-time like "2026-12-24T18:00:00", '
-                                f'found "{when}"') from None
-    if when.tzinfo is None:  # local wall time; a skipped time moves past the gap
-        when = when.replace(tzinfo=timezone)
-    # Through UTC: astimezone() into the same zone would keep a skipped wall time as is.
-    return when.astimezone(_UTC).astimezone(timezone)
-
-
-def _require_aware(when: datetime) -> None:
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError("next_after needs an aware datetime (one with a tzinfo)")
-
-
-_UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
-
-
-def describe_seconds(seconds: float) -> str:
-    """Return a duration in words: 1 -> "second", 90 -> "90 seconds", 7200 -> "2 hours"."""
-    for size, unit in _UNITS:
-        if seconds >= size and seconds % size == 0:
-            count = int(seconds // size)
-            return unit if count == 1 else f"{count} {unit}s"
-    return f"{seconds:g} seconds"
-
-
-def upcoming_runs(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
-    """Return the next `count` runs after `after` (fewer if the schedule ends)."""
-    runs: list[datetime] = []
-    when: datetime | None = after
-    while len(runs) < count and when is not None:
-        when = schedule.next_after(when)
-        if when is not None:
-            runs.append(when)
-    return runs

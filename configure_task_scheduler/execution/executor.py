@@ -25,12 +25,20 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from .clock import Clock, RealClock
-from .shell import (DRAIN_SECONDS, KILL_GRACE_SECONDS, Redactor, describe_exit, start_command,
-                    terminate_group, watch_command)
-from .task import Run, RunContext, RunResult, RunStatus, TaskType, log_fields
+from ..clock import Clock, RealClock
+from ..task import Run, RunContext, RunResult, RunStatus, TaskType, log_fields
+from .shell import (
+    DRAIN_SECONDS,
+    KILL_GRACE_SECONDS,
+    Redactor,
+    describe_exit,
+    start_command,
+    terminate_group,
+    watch_command,
+)
 
-logger = logging.getLogger(__name__)
+# A stable public name (the JSON log's "logger" field), kept from before the stage packages.
+logger = logging.getLogger("configure_task_scheduler.executor")
 
 
 class RunReporter(Protocol):

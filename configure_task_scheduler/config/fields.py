@@ -18,13 +18,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import ScheduleError
+from ..schedules import (
+    CronSchedule,
+    IntervalSchedule,
+    OneShotSchedule,
+    Schedule,
+    resolve_timezone,
+)
+from ..task import EMPTY_KWARGS
 from . import checks
 from .checks import FieldReader
-from .cron import CronSchedule, resolve_timezone
 from .entry_points import describe_callable, import_entry_point
-from .errors import ScheduleError
-from .schedules import IntervalSchedule, OneShotSchedule, Schedule
-from .task import EMPTY_KWARGS
 
 SCHEDULE_FIELDS = ("interval_seconds", "cron", "at")
 

@@ -18,11 +18,12 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from .engine import Engine
-from .errors import ConfigError
-from .loader import LoadedConfig, load_config
+from ..config import LoadedConfig, load_config
+from ..engine import Engine
+from ..errors import ConfigError
 
-logger = logging.getLogger(__name__)
+# A stable public name (the JSON log's "logger" field), kept from before the stage packages.
+logger = logging.getLogger("configure_task_scheduler.reload")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ import sched
 from collections.abc import Callable
 from typing import Any
 
-logger = logging.getLogger(__name__)
+# A stable public name (the JSON log's "logger" field), kept from before the stage packages.
+logger = logging.getLogger("configure_task_scheduler.event_queue")
 
 # Below this many surplus events, rebuilding costs more than the memory it frees.
 DROP_STALE_MIN_EVENTS = 1024

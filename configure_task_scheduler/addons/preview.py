@@ -14,13 +14,12 @@ from collections import Counter
 from datetime import datetime
 from typing import TextIO
 
-from .clock import FakeClock
-from .engine import Engine
-from .executor import RunReporter
-from .planning import runs_at_start
-from .registry import Registry
-from .schedules import upcoming_runs
-from .task import EventKind, Run, RunEvent, RunResult, RunStatus, Task
+from ..clock import FakeClock
+from ..engine import Engine
+from ..execution import RunReporter
+from ..registry import Registry
+from ..schedules import upcoming_runs
+from ..task import EventKind, Run, RunEvent, RunResult, RunStatus, Task
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -42,7 +41,7 @@ def parse_duration(text: str) -> float:
 def next_runs(task: Task, now: datetime, count: int) -> list[datetime]:
     """Return a task's next `count` runs if the scheduler started at `now`."""
     zone = task.schedule.timezone
-    runs = [now.astimezone(zone)] if runs_at_start(task) else []
+    runs = [now.astimezone(zone)] if task.runs_at_start else []
     return runs + upcoming_runs(task.schedule, now, count - len(runs))
 
 

@@ -1,0 +1,22 @@
+"""Config: a file in, validated `Task`s and one-line problems out.
+
+Owns the file format (JSON or TOML), the per-field readers and checks, the
+import of Python entry points and the file-safety rule (refuse a config others
+can edit). Never runs, plans or schedules anything, and never reads the clock:
+it builds `Task` records for the registry and the engine to use.
+"""
+
+from .entry_points import default_task_id
+from .loader import (
+                     LoadedConfig,
+                     SchedulerSettings,
+                     load_config,
+                     read_settings,
+                     read_task,
+)
+from .safety import insecure_config_reason
+
+__all__ = [
+    "LoadedConfig", "SchedulerSettings", "default_task_id", "insecure_config_reason",
+    "load_config", "read_settings", "read_task",
+]
