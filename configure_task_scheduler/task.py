@@ -167,6 +167,23 @@ class RunResult:
     stdout_tail: str = ""
     stderr_tail: str = ""
 
+    @classmethod
+    def of(cls, run: Run, status: RunStatus, started_at: datetime, ended_at: datetime,
+           duration_seconds: float, exit_code: int | None = None, error: str = "",
+           stdout_tail: str = "", stderr_tail: str = "") -> RunResult:
+        """Build the result of `run`: the one constructor every stage uses.
+
+        Args:
+            run: the run it concerns (task id, run number, planned time, attempt).
+            status: how it ended.
+            started_at, ended_at: wall-clock times (equal for a run that never started).
+            duration_seconds: measured on the monotonic clock.
+            exit_code, error, stdout_tail, stderr_tail: as the attributes.
+        """
+        return cls(run.task.task_id, run.run_number, run.planned_at, started_at, ended_at,
+                   duration_seconds, status, exit_code, error, run.attempt, stdout_tail,
+                   stderr_tail)
+
 
 class EventKind(str, enum.Enum):
     """What happened to a run."""

@@ -70,8 +70,7 @@ class RecordingExecutor:
 
     def _finish(self, run: Run, reporter: RunReporter) -> None:
         now = self.clock.wall()
-        result = RunResult(run.task.task_id, run.run_number, run.planned_at, now, now,
-                           0.0, self.status, attempt=run.attempt)
+        result = RunResult.of(run, self.status, now, now, 0.0)
         reporter.run_released(run)
         reporter.run_finished(run, result)
 

@@ -666,3 +666,50 @@ def test_change_to_a_task_cancels_its_pending_retry_and_counts_the_failure(
     assert warnings(caplog) == [
         "task flaky run 1: retry (attempt 2) cancelled by a change to the task"]
     assert dict(engine.snapshot()[0].counts) == {RunStatus.FAILED: 1}
+
+
+def test_retry_pending_when_a_clock_jump_replans_its_task_still_runs(
+        fake_clock: FakeClock) -> None:
+    executor = FailingExecutor(fake_clock)
+    engine = make_engine(fake_clock, executor,
+                         cron_task("flaky", "*/10 * * * *", retries=1, retry_delay_seconds=30))
+    events: list[RunEvent] = []
+    engine.subscribe(events.append)
+    # The clock is set back 30 s while attempt 1's retry waits: the pass that
+    # notices it re-plans the calendar task and must keep the retry.
+    engine.subscribe(lambda event: fake_clock.jump_wall(-30)
+                     if event.kind is EventKind.RUN_FINISHED and event.run.attempt == 1 else None)
+
+    engine.run(duration_seconds=900)
+
+    assert executor.times_of("flaky") == [600.0, 630.0]
+    assert attempts(events) == [(1, 1, "failed"), (1, 2, "failed")]
+    assert dict(engine.snapshot()[0].counts) == {RunStatus.FAILED: 1}
+
+
+def test_extra_run_asked_for_before_a_change_to_its_task_is_dropped_and_logged(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor,
+        caplog: pytest.LogCaptureFixture) -> None:
+    engine = make_engine(fake_clock, recording_executor, shell_task("report", 100))
+    engine.run(duration_seconds=10)
+    caplog.set_level(logging.INFO, logger="configure_task_scheduler.engine")
+
+    assert engine.run_now("report")
+    engine.add(shell_task("report", 100, description="edited"))  # before the loop's next pass
+    engine.run(duration_seconds=10)
+
+    assert recording_executor.times_of("report") == []
+    assert "task report: the extra run asked for was dropped: the task was changed or " \
+           "removed before it started" in caplog.messages
+
+
+def test_extra_run_asked_for_runs_once_at_the_next_pass(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor, shell_task("report", 100))
+    engine.run(duration_seconds=10)
+
+    assert engine.run_now("report")
+    engine.run(duration_seconds=100)
+
+    # The extra run does not move the schedule: the grid's run at 100 s still comes.
+    assert recording_executor.times_of("report") == [10.0, 100.0]

@@ -13,15 +13,15 @@ from configure_task_scheduler.engine.event_queue import (
 )
 
 
-def test_a_pass_runs_the_events_due_by_its_time_in_time_order_and_returns_the_next_delay(
+def test_a_pass_runs_the_events_due_by_its_time_in_time_order_and_returns_the_next_event_time(
 ) -> None:
     queue, fired = EventQueue(), []
     for when, name in [(12.0, "c"), (10.0, "a"), (11.0, "b"), (15.0, "d")]:
         queue.enter(when, fired.append, name)
 
-    delay = queue.run_due(12.0)
+    next_event_at = queue.run_due(12.0)
 
-    assert (fired, delay, len(queue)) == (["a", "b", "c"], 3.0, 1)
+    assert (fired, next_event_at, len(queue)) == (["a", "b", "c"], 15.0, 1)
 
 
 def test_events_due_at_the_same_time_run_in_the_order_they_were_entered() -> None:
@@ -41,7 +41,7 @@ def test_an_event_entered_during_a_pass_for_later_waits_for_the_next_pass() -> N
 
     queue.enter(5.0, reschedule, "now")
 
-    assert (queue.run_due(5.5), fired) == (0.5, ["now"])
+    assert (queue.run_due(5.5), fired) == (6.0, ["now"])
     assert (queue.run_due(6.0), fired) == (None, ["now", "later"])
 
 

@@ -1,9 +1,9 @@
 """Planning: first_slot, next_slot and moved_slot, tested with plain values.
 
-Planning reads no clock, so every rule is a call with a `Now` made up for the
+Planning reads no clock, so every rule is a call with a `ClockReading` made up for the
 test: the grid of plain intervals, run_on_start, coalescing, cron tasks that
 fell behind, jitter (with an injected random) and clock jumps. The engine's
-wall clock is UTC, so every `Now` here is too; slots are compared as
+wall clock is UTC, so every `ClockReading` here is too; slots are compared as
 (monotonic, wall, base, anchor, index, missed) with times as ISO strings.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from conftest import shell_task
 
 from configure_task_scheduler.engine.planning import (
-    Now,
+    ClockReading,
     Slot,
     first_slot,
     moved_slot,
@@ -35,10 +35,10 @@ MONOTONIC_START = 1000.0
 SlotView = tuple[float, str, str, float, int, int]
 
 
-def now_at(seconds: float, wall_offset_seconds: float | None = None) -> Now:
+def now_at(seconds: float, wall_offset_seconds: float | None = None) -> ClockReading:
     """Both clocks `seconds` after the start (the wall clock shifted by a jump if given)."""
     wall_seconds = seconds if wall_offset_seconds is None else wall_offset_seconds
-    return Now(MONOTONIC_START + seconds, START + timedelta(seconds=wall_seconds))
+    return ClockReading(MONOTONIC_START + seconds, START + timedelta(seconds=wall_seconds))
 
 
 def no_random() -> float:
@@ -282,7 +282,7 @@ def test_one_shot_jitter_has_no_next_run_to_stay_below_and_is_used_whole() -> No
 def test_cron_jitter_on_a_spring_forward_night_stays_below_the_real_hour_to_the_next_run(
         ) -> None:
     task = calendar_task(CronSchedule("0 * * * *", "Europe/Berlin"), jitter_seconds=5000)
-    now = Now(MONOTONIC_START, datetime(2026, 3, 28, 23, 30, tzinfo=timezone.utc))
+    now = ClockReading(MONOTONIC_START, datetime(2026, 3, 28, 23, 30, tzinfo=timezone.utc))
 
     # 01:00+01:00 is followed by 03:00+02:00: two hours on the wall, one in real time.
     slot = first_slot(task, now, lambda: 0.9)
@@ -298,7 +298,7 @@ def test_cron_jitter_on_a_spring_forward_night_stays_below_the_real_hour_to_the_
 def test_cron_jitter_in_the_repeated_hour_measures_real_time(
         now_wall: str, wall: str, base: str) -> None:
     task = calendar_task(CronSchedule("0 * * * *", "Europe/Berlin"), jitter_seconds=600)
-    now = Now(MONOTONIC_START, datetime.fromisoformat(now_wall).replace(tzinfo=timezone.utc))
+    now = ClockReading(MONOTONIC_START, datetime.fromisoformat(now_wall).replace(tzinfo=timezone.utc))
 
     slot = first_slot(task, now, lambda: 0.5)
 

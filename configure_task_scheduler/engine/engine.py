@@ -8,11 +8,12 @@ still running. The engine never runs task code and never sleeps on its own:
 it waits on the injected clock, which other threads can wake.
 
 Removing or replacing a task does not search the queue (`sched.cancel` is
-O(n)): a queued event carries the `_Plan` it was planned for, and an event
-whose plan is no longer its task's current one is ignored when it fires, or
-dropped when the queue is rebuilt ("lazy cancellation", see `event_queue`).
-Each change of plan makes a new `_Plan` object: its identity is the
-generation that older events fail to match.
+O(n)): every queued event has the same shape, `(action, task_id, generation,
+payload)`, and an event whose generation is no longer its task's current one
+is ignored when it fires, or dropped when the queue is rebuilt ("lazy
+cancellation", see `event_queue`). A task gets a new `_Generation` object
+whenever its definition changes (added, replaced) and none once removed: the
+registry and the generations change together, under the engine's lock.
 
 What became of each run (in flight, counts, last result, listeners) is
 kept by the `RunBook`; listeners subscribe to its `RunEvent`s (run_started,
@@ -22,6 +23,7 @@ run_finished, run_skipped): the seam for history, dashboards and alerting.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable
@@ -35,8 +37,8 @@ from ..registry import Registry
 from ..task import Listener, Run, RunResult, RunStatus, Task, TaskSnapshot, TaskState
 from . import planning, policies
 from .event_queue import EventQueue
-from .planning import Now, Slot
-from .runbook import RunBook, TaskRecord
+from .planning import ClockReading, Slot
+from .runbook import RunBook, RunTally
 
 # A stable public name (the JSON log's "logger" field), kept from before the stage packages.
 logger = logging.getLogger("configure_task_scheduler.engine")
@@ -51,19 +53,44 @@ CLOCK_JUMP_SECONDS = 2.0
 
 
 @dataclass(slots=True)
-class _Plan:
-    """The engine's private, mutable bookkeeping for one task (guarded by its lock).
+class _Generation:
+    """One definition of a task as the engine plans it, and its next slot (under the lock).
 
-    A new plan replaces it whenever the task is added, replaced or re-planned
-    after a clock jump: events queued for the old plan are then stale.
+    Its identity is the generation: adding or replacing the task makes a new
+    object, removing it leaves none, so the events queued for an older one
+    (due runs, retries, extra runs) are stale. A clock jump keeps the
+    generation and moves only its slot: the due event of the old slot is
+    then stale (see `_on_due`), while retries and extra runs still count.
     """
 
     task: Task
     slot: Slot | None = None
 
 
+class _Reporter:
+    """The engine's face toward the executor (a `RunReporter`): three callbacks, nothing else.
+
+    The callbacks are the engine's own bound methods, stored as attributes, so
+    a report costs no extra call; `Engine` itself keeps them off its public face.
+    """
+
+    __slots__ = ("run_started", "run_finished", "run_released")
+
+    def __init__(self, run_started: Callable[[Run, datetime, float], bool],
+                 run_finished: Callable[[Run, RunResult], None],
+                 run_released: Callable[[Run], None]) -> None:
+        self.run_started = run_started
+        self.run_finished = run_finished
+        self.run_released = run_released
+
+
 class Engine:
     """Plans the runs of the tasks in a registry and hands them to an executor.
+
+    The engine is the mechanism; `Scheduler` is the library's facade over it.
+    They share verbs with different contracts: `Engine.add` takes a built
+    `Task` (the facade validates arguments first), `Engine.stop` only ends
+    the loop (`shutdown` also waits for runs in flight, as `Scheduler.stop` does).
 
     Args:
         registry: the tasks to run; the engine adds to it and removes from it.
@@ -78,16 +105,15 @@ class Engine:
         self._executor = executor
         self._clock = clock or RealClock()
         self._random = random
-        self._last_reading: Now | None = None
-        # A pass runs the events due when it began, so a task whose next run comes
-        # due while the pass is busy waits for the next pass, and an overloaded
-        # engine still gets back to its loop (stop, duration, clock jumps) between
-        # passes. The events of a pass plan from that same reading of the clock.
+        self._last_reading: ClockReading | None = None
+        # The clock reading the current pass began with: the events of a pass
+        # plan from it (see EventQueue.run_due), one reading per pass, not per run.
         self._pass = self._now()
         self._queue = EventQueue()
-        self._lock = threading.RLock()
-        self._plans: dict[str, _Plan] = {}
+        self._lock = threading.Lock()  # guards _generations, with the registry; never re-entered
+        self._generations: dict[str, _Generation] = {}
         self._book = RunBook()
+        self._reporter = _Reporter(self._run_started, self._run_finished, self._run_released)
         self._running = False
         self._stop_requested = False
         self._alarm = Alarm(self._clock)  # a change wakes the loop only for something sooner
@@ -108,7 +134,7 @@ class Engine:
             self._running = True
             self._last_reading = start
             for task in self._registry.tasks():
-                if task.task_id not in self._plans:  # a second run() resumes the plans
+                if task.task_id not in self._generations:  # a second run() resumes the plans
                     self._plan_first_run(task, start)
         tasks = self._registry.tasks()
         logger.info("scheduler started with %d task%s (%d enabled)", len(tasks),
@@ -120,19 +146,18 @@ class Engine:
                 self._running, self._stop_requested = False, False
 
     def _loop(self, end: float | None) -> None:
+        """Pass after pass: read the clock, run what is due, tidy the queue, sleep."""
         while not self._stop_requested:
-            self._pass = self._now()
+            self._pass = self._now()  # 1. one clock reading for the whole pass
             self._notice_clock_jump(self._pass)
-            delay = self._queue.run_due(self._pass.monotonic)
-            self._drop_stale_events()
+            next_event_at = self._queue.run_due(self._pass.monotonic)  # 2. run what was due
+            self._drop_stale_events()  # 3. forget events of removed or changed tasks
             now = self._clock.monotonic()
             if end is not None and now >= end:
                 return
-            wait = MAX_WAIT_SECONDS if delay is None else \
-                min(delay - (now - self._pass.monotonic), MAX_WAIT_SECONDS)
-            if end is not None:
-                wait = min(wait, end - now)
-            self._alarm.sleep(max(wait, 0.0), now)
+            wake_at = min(now + MAX_WAIT_SECONDS, end if end is not None else math.inf,
+                          next_event_at if next_event_at is not None else math.inf)
+            self._alarm.sleep(max(wake_at - now, 0.0), now)  # 4. until the next event
 
     def stop(self) -> None:
         """Stop planning runs: `run()` returns promptly. Thread-safe; runs in flight go on."""
@@ -163,7 +188,7 @@ class Engine:
         """
         with self._lock:
             self._registry.put(task)
-            if self._running or task.task_id in self._plans:
+            if self._running or task.task_id in self._generations:
                 slot = self._plan_first_run(task, self._now())
                 if slot is not None:
                     self._alarm.wake_for(slot.monotonic)
@@ -172,7 +197,7 @@ class Engine:
         """Remove a task; its runs in flight finish normally. Returns the task, or None."""
         with self._lock:
             task = self._registry.remove(task_id)
-            self._plans.pop(task_id, None)  # its queued event is now stale: see _on_due
+            self._generations.pop(task_id, None)  # its queued events are now stale
             self._book.forget(task_id)  # a pending retry goes with its record
         return task
 
@@ -180,17 +205,19 @@ class Engine:
         """Start a run of the task as soon as possible, outside its schedule.
 
         The run follows the task's policies (overlap, retries) like any other;
-        the schedule's own next run is not moved. Returns False for an unknown id.
+        the schedule's own next run is not moved. Like the task's queued runs,
+        the extra run belongs to the task's current definition: if the task is
+        replaced or removed before the run starts, it is dropped (and logged).
+        Returns False for an unknown id.
         """
         with self._lock:
-            plan = self._plans.get(task_id)
             task = self._registry.get(task_id)
             if task is None:
                 return False
-            if plan is None:  # the engine has not started: plan the task first
+            if task_id not in self._generations:  # the engine has not started: plan it first
                 self._plan_first_run(task, self._now())
             now = self._clock.monotonic()
-            self._enter(now, self._on_run_now, task_id)
+            self._enter(now, self._on_run_now, task_id, self._generations[task_id], None)
             self._alarm.wake_for(now)
         return True
 
@@ -213,42 +240,43 @@ class Engine:
 
     # -- planning ----------------------------------------------------------------
 
-    def _plan_first_run(self, task: Task, now: Now) -> Slot | None:
+    def _plan_first_run(self, task: Task, now: ClockReading) -> Slot | None:
         """Plan a new or replaced task; return its first slot (None: nothing to run)."""
-        previous = self._plans.get(task.task_id)
-        plan = _Plan(task)  # a new object: the events of any earlier plan go stale
+        previous = self._generations.get(task.task_id)
+        generation = _Generation(task)  # a new object: the events of any earlier one go stale
         if previous is not None:
             self._book.cancel_retry(task.task_id, "a change to the task")
-        self._plans[task.task_id] = plan
+        self._generations[task.task_id] = generation
         if not task.enabled:
             return None
         slot = planning.first_slot(task, now, self._random, starting=previous is None)
-        self._enqueue(plan, slot, now)
+        self._enqueue(generation, slot, now)
         return slot
 
-    def _plan_next_run(self, plan: _Plan, now: Now) -> None:
-        assert plan.slot is not None
-        slot = planning.next_slot(plan.task, plan.slot, now, self._random)
+    def _plan_next_run(self, generation: _Generation, now: ClockReading) -> None:
+        assert generation.slot is not None
+        task = generation.task
+        slot = planning.next_slot(task, generation.slot, now, self._random)
         if slot is not None and slot.missed:
             missed = "some missed runs" if slot.missed < 0 else \
                 f"{slot.missed} missed run{'s' if slot.missed > 1 else ''}"
-            logger.warning("task %s is %.3fs behind: %s coalesced into this one",
-                           plan.task.task_id, planning.lateness(plan.task, plan.slot, now),
-                           missed)
-        self._enqueue(plan, slot, now)
+            logger.warning("task %s is %.3fs behind: %s coalesced into this one", task.task_id,
+                           planning.lateness(task, generation.slot, now), missed)
+        self._enqueue(generation, slot, now)
 
-    def _enqueue(self, plan: _Plan, slot: Slot | None, now: Now) -> None:
-        plan.slot = slot
+    def _enqueue(self, generation: _Generation, slot: Slot | None, now: ClockReading) -> None:
+        generation.slot = slot
+        task_id = generation.task.task_id
         if slot is None:
-            logger.info("task %s has no runs ahead", plan.task.task_id)
+            logger.info("task %s has no runs ahead", task_id)
             return
-        self._enter(slot.monotonic, self._due, plan.task.task_id, plan)
+        self._enter(slot.monotonic, self._due, task_id, generation, slot)
         if logger.isEnabledFor(logging.DEBUG):  # the teaching view of the queue
-            logger.debug("task %s next run at %s, in %.3fs", plan.task.task_id,
+            logger.debug("task %s next run at %s, in %.3fs", task_id,
                          slot.wall.isoformat(sep=" ", timespec="milliseconds"),
                          slot.monotonic - now.monotonic)
 
-    def _notice_clock_jump(self, now: Now) -> None:
+    def _notice_clock_jump(self, now: ClockReading) -> None:
         """Re-plan calendar tasks if the wall clock moved apart from the monotonic one.
 
         That happens when the clock is stepped (NTP, by hand) or the machine was
@@ -261,63 +289,64 @@ class Engine:
         logger.warning("the wall clock jumped %s by %.1fs (clock change or suspend); "
                        "re-planning calendar tasks", "forward" if skew > 0 else "back", abs(skew))
         with self._lock:
-            for task_id, plan in list(self._plans.items()):
-                if plan.slot is not None and not plan.task.schedule.on_monotonic_clock:
-                    moved = self._plans[task_id] = _Plan(plan.task)
-                    self._enqueue(moved, planning.moved_slot(plan.slot, now), now)
+            for generation in self._generations.values():
+                if generation.slot is not None and not generation.task.schedule.on_monotonic_clock:
+                    # A new slot, same generation: the old slot's event goes stale,
+                    # a pending retry or extra run does not.
+                    self._enqueue(generation, planning.moved_slot(generation.slot, now), now)
 
     # -- a run is due ------------------------------------------------------------
 
-    def _enter(self, when: float, action: Callable[..., None], *args: Any) -> None:
-        """Queue `action(task_id, [plan, ...])`: the first argument is always the task id."""
-        self._queue.enter(when, action, *args)
+    def _enter(self, when: float, action: Callable[[str, _Generation, Any], None],
+               task_id: str, generation: _Generation, payload: Any) -> None:
+        """Queue `action(task_id, generation, payload)`: every event has this shape."""
+        self._queue.enter(when, action, task_id, generation, payload)
 
     def _drop_stale_events(self) -> None:
         """Events of removed, replaced or re-planned tasks are ignored when they
         fire; once they pile up, the queue is rebuilt without them."""
-        if not self._queue.is_bloated(len(self._plans)):
+        if not self._queue.is_bloated(len(self._generations)):
             return
         with self._lock:
             dropped = self._queue.drop_stale(self._is_live)
         logger.debug("dropped %d stale events from the queue", dropped)
 
     def _is_live(self, event: tuple[Any, ...]) -> bool:
-        """Does a queued `(action, task_id, [plan, ...])` still count?"""
-        plan = self._plans.get(event[1])
-        return plan is not None and (len(event) < 3 or event[2] is plan)
+        """Does a queued `(action, task_id, generation, payload)` still count?"""
+        return self._generations.get(event[1]) is event[2]
 
-    def _on_due(self, task_id: str, plan: _Plan) -> None:
-        """A queued event fired: plan the next run first, then start or skip this one."""
+    def _on_due(self, task_id: str, generation: _Generation, slot: Slot) -> None:
+        """A planned run is due: plan the next run first (no drift), then start or skip this one."""
         with self._lock:
-            if self._plans.get(task_id) is not plan:
-                return  # a stale event of a removed, replaced or re-planned task
+            if self._generations.get(task_id) is not generation or generation.slot is not slot:
+                return  # the task was removed or changed, or a clock jump moved this slot
             now = self._pass
-            run = self._take_due_run(plan, now)
+            run = Run(generation.task, self._book.next_run_number(task_id), slot.wall,
+                      slot.monotonic)
+            self._plan_next_run(generation, now)
         self._dispatch(run, now.monotonic)
 
-    def _on_retry_due(self, task_id: str, plan: _Plan, run: Run) -> None:
+    # Retries and extra runs are entered between passes, for "now" or later, so
+    # they read the clock afresh: the pass's reading may be older than their time.
+
+    def _on_retry_due(self, task_id: str, generation: _Generation, run: Run) -> None:
         """A retry's wait is over: start its next attempt."""
         with self._lock:
-            if self._plans.get(task_id) is not plan or not self._book.take_retry(run):
+            if self._generations.get(task_id) is not generation or not self._book.take_retry(run):
                 return  # the task was removed or replaced: its retry goes with it
         self._dispatch(run, self._clock.monotonic())
 
-    def _on_run_now(self, task_id: str) -> None:
+    def _on_run_now(self, task_id: str, generation: _Generation, _: None) -> None:
         """The action of `run_now`: an extra run, planned for now."""
         with self._lock:
-            plan = self._plans.get(task_id)
-            if plan is None:
-                return  # removed in the meantime
+            if self._generations.get(task_id) is not generation:
+                logger.info("task %s: the extra run asked for was dropped: the task was "
+                            "changed or removed before it started", task_id)
+                return
             now = self._now()
-            run = Run(plan.task, self._book.number_run(task_id), now.wall, now.monotonic)
+            run = Run(generation.task, self._book.next_run_number(task_id), now.wall,
+                      now.monotonic)
         self._dispatch(run, now.monotonic)
-
-    def _take_due_run(self, plan: _Plan, now: Now) -> Run:
-        assert plan.slot is not None
-        run = Run(plan.task, self._book.number_run(plan.task.task_id), plan.slot.wall,
-                  plan.slot.monotonic)
-        self._plan_next_run(plan, now)
-        return run
 
     def _dispatch(self, run: Run, now: float) -> None:
         """Skip the run if it is too late or too many are in flight, else hand it off."""
@@ -331,22 +360,20 @@ class Engine:
 
     def _hand_off(self, run: Run) -> None:
         try:
-            self._executor.submit(run, self)
+            self._executor.submit(run, self._reporter)
         except Exception:
             logger.exception("task %s run %d could not be handed to the executor",
                              run.task.task_id, run.run_number)
-            self.run_released(run)
+            self._run_released(run)
 
     def _skip(self, run: Run, status: RunStatus, reason: str) -> None:
         """Record a run that ends without running: skipped (overlap) or missed (too late)."""
         now = self._clock.wall()
-        self._book.skipped(run, RunResult(run.task.task_id, run.run_number, run.planned_at,
-                                          now, now, 0.0, status, error=reason,
-                                          attempt=run.attempt))
+        self._book.skipped(run, RunResult.of(run, status, now, now, 0.0, error=reason))
 
-    # -- reports from the executor (pool threads) -----------------------------
+    # -- reports from the executor (pool threads), through self._reporter ------
 
-    def run_started(self, run: Run, started_at: datetime, started_monotonic: float) -> bool:
+    def _run_started(self, run: Run, started_at: datetime, started_monotonic: float) -> bool:
         """Executor callback: a run's code is about to start.
 
         Returns:
@@ -361,14 +388,14 @@ class Engine:
         self._book.started(run, started_at, lateness)
         return True
 
-    def run_finished(self, run: Run, result: RunResult) -> None:
+    def _run_finished(self, run: Run, result: RunResult) -> None:
         """Executor callback: a run's result is known; retry it if its task says so."""
         delay = policies.retry_delay(run.task, result.status, run.attempt)
         if delay is not None and not self._plan_retry(run, result, delay):
             delay = None
         self._book.finished(run, result, delay)
 
-    def run_released(self, run: Run) -> None:
+    def _run_released(self, run: Run) -> None:
         """Executor callback: a run's thread is free, so it no longer counts as running."""
         self._book.released(run)
 
@@ -380,37 +407,39 @@ class Engine:
         """
         due = self._clock.monotonic() + delay
         with self._lock:
-            plan = self._plans.get(run.task.task_id)
-            if plan is None:
+            generation = self._generations.get(run.task.task_id)
+            if generation is None:
                 return False
-            if plan.slot is not None and due >= plan.slot.monotonic:
+            if generation.slot is not None and due >= generation.slot.monotonic:
                 logger.warning("task %s run %d not retried: its next run is due before the "
                                "retry would be", run.task.task_id, run.run_number)
                 return False
-            retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
+            retry = Run(generation.task, run.run_number, run.planned_at, due, run.attempt + 1)
             self._book.hold_retry(retry, result)
-            self._enter(due, self._on_retry_due, plan.task.task_id, plan, retry)
+            self._enter(due, self._on_retry_due, run.task.task_id, generation, retry)
             self._alarm.wake_for(due)
         return True
 
     # -- helpers -----------------------------------------------------------------
 
-    def _now(self) -> Now:
-        return Now(self._clock.monotonic(), self._clock.wall())
+    def _now(self) -> ClockReading:
+        return ClockReading(self._clock.monotonic(), self._clock.wall())
 
     def _snapshot(self, task: Task) -> TaskSnapshot:
-        plan, record = self._plans.get(task.task_id), self._book.record(task.task_id)
-        if plan is None:  # not planned yet: the engine has not started
+        generation = self._generations.get(task.task_id)
+        tally = self._book.tally(task.task_id)
+        if generation is None:  # not planned yet: the engine has not started
             state = TaskState.SCHEDULED if task.enabled else TaskState.DISABLED
-            return TaskSnapshot(task, state, None, 0, None, record.counts)
-        next_run_at = plan.slot.wall if plan.slot is not None and self._running else None
-        return TaskSnapshot(task, _state_of(plan, record), next_run_at, record.running,
-                            record.last_result, record.counts)
+            return TaskSnapshot(task, state, None, 0, None, tally.counts)
+        slot = generation.slot
+        next_run_at = slot.wall if slot is not None and self._running else None
+        return TaskSnapshot(task, _state_of(generation, tally), next_run_at, tally.running,
+                            tally.last_result, tally.counts)
 
 
-def _state_of(plan: _Plan, record: TaskRecord) -> TaskState:
-    if not plan.task.enabled:
+def _state_of(generation: _Generation, tally: RunTally) -> TaskState:
+    if not generation.task.enabled:
         return TaskState.DISABLED
-    if record.running:
+    if tally.running:
         return TaskState.RUNNING
-    return TaskState.SCHEDULED if plan.slot is not None else TaskState.FINISHED
+    return TaskState.SCHEDULED if generation.slot is not None else TaskState.FINISHED

@@ -52,13 +52,20 @@ class EventQueue:
         self._entered += 1
 
     def run_due(self, pass_time: float) -> float | None:
-        """Run every event due by `pass_time`.
+        """Run every event due by `pass_time`, the monotonic time the engine's pass began.
+
+        `sched` reads its time function before each event; here that function
+        answers `pass_time` throughout, so a pass runs only what was due when it
+        began. A run that comes due while the pass is busy waits for the next
+        pass, and an overloaded engine still returns to its loop (to notice a
+        stop or a clock jump) between passes.
 
         Returns:
-            Seconds from `pass_time` to the next event, or None if none is left.
+            The monotonic time of the next queued event, or None if none is left.
         """
         self._pass_time = pass_time
-        return self._sched.run(blocking=False)
+        delay = self._sched.run(blocking=False)  # measured from pass_time
+        return None if delay is None else pass_time + delay
 
     def __len__(self) -> int:
         """Events queued, stale ones included."""

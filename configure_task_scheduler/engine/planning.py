@@ -19,8 +19,8 @@ from ..task import Task
 
 
 @dataclass(frozen=True, slots=True)
-class Now:
-    """One reading of both clocks."""
+class ClockReading:
+    """One reading of both clocks, taken together: "now" for planning."""
 
     monotonic: float
     wall: datetime
@@ -50,7 +50,7 @@ class Slot:
 Random = Callable[[], float]
 
 
-def first_slot(task: Task, now: Now, random: Random, starting: bool = True) -> Slot | None:
+def first_slot(task: Task, now: ClockReading, random: Random, starting: bool = True) -> Slot | None:
     """Plan a task's first run, `now` being when the scheduler (or the task) starts.
 
     `starting` is False when a task is re-planned (changed by a reload, resumed):
@@ -65,7 +65,7 @@ def first_slot(task: Task, now: Now, random: Random, starting: bool = True) -> S
     return None if following is None else _wall_slot(task, following, now, random)
 
 
-def next_slot(task: Task, previous: Slot, now: Now, random: Random) -> Slot | None:
+def next_slot(task: Task, previous: Slot, now: ClockReading, random: Random) -> Slot | None:
     """Plan the run after `previous`, which is due `now`; runs already due are coalesced."""
     schedule = task.schedule
     if isinstance(schedule, IntervalSchedule) and schedule.on_monotonic_clock:
@@ -82,7 +82,7 @@ def next_slot(task: Task, previous: Slot, now: Now, random: Random) -> Slot | No
         _wall_slot(task, following, now, random), missed=-1)
 
 
-def moved_slot(slot: Slot, now: Now) -> Slot:
+def moved_slot(slot: Slot, now: ClockReading) -> Slot:
     """Re-time a wall-clock slot after the wall clock jumped: keep its wall time.
 
     A slot whose wall time has passed becomes due at once (and the runs
@@ -93,14 +93,14 @@ def moved_slot(slot: Slot, now: Now) -> Slot:
     return replace(slot, monotonic=now.monotonic + delay)
 
 
-def lateness(task: Task, slot: Slot, now: Now) -> float:
+def lateness(task: Task, slot: Slot, now: ClockReading) -> float:
     """Seconds since the slot was due, on the clock the task is planned on."""
     if task.schedule.on_monotonic_clock:
         return now.monotonic - slot.monotonic
     return _seconds_between(slot.wall, now.wall)
 
 
-def wall_clock_skew(last: Now, now: Now) -> float:
+def wall_clock_skew(last: ClockReading, now: ClockReading) -> float:
     """How much further the wall clock moved than the monotonic one since `last`.
 
     Far from 0 after a clock step (NTP, by hand) or a suspend (Linux's
@@ -110,7 +110,7 @@ def wall_clock_skew(last: Now, now: Now) -> float:
 
 
 def _grid_slot(task: Task, schedule: IntervalSchedule, anchor: float, index: int,
-               now: Now, random: Random, missed: int = 0) -> Slot:
+               now: ClockReading, random: Random, missed: int = 0) -> Slot:
     planned = schedule.planned_time(anchor, index)
     wall = now.wall + timedelta(seconds=planned - now.monotonic)
     if not task.jitter_seconds:
@@ -119,7 +119,7 @@ def _grid_slot(task: Task, schedule: IntervalSchedule, anchor: float, index: int
     return Slot(planned + jitter, wall + timedelta(seconds=jitter), wall, anchor, index, missed)
 
 
-def _wall_slot(task: Task, planned: datetime, now: Now, random: Random) -> Slot:
+def _wall_slot(task: Task, planned: datetime, now: ClockReading, random: Random) -> Slot:
     jitter = 0.0
     if task.jitter_seconds:
         after = task.schedule.next_after(planned)

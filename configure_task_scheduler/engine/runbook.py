@@ -3,9 +3,9 @@
 The engine decides when runs happen; the run book numbers them and records
 what became of them: which runs are in flight (so `max_instances` can be
 enforced), which wait for a retry, how many ended in each final status, the
-last result, and it logs
-each run's start and end and tells listeners (the seam for history and
-dashboards). It is thread-safe, because pool threads report here, and it
+last result. It also applies the overlap rule (`reserve`), because that
+needs the runs in flight under the same lock; it logs each run's start and
+end and tells listeners (the seam for history and dashboards). It is thread-safe, because pool threads report here, and it
 knows nothing about queues, clocks or schedules.
 """
 
@@ -43,8 +43,8 @@ _EMPTY = _Entry()
 
 
 @dataclass(frozen=True, slots=True)
-class TaskRecord:
-    """A read-only view of one task's runs."""
+class RunTally:
+    """A read-only count of one task's runs: in flight, the last result, final statuses."""
 
     running: int
     last_result: RunResult | None
@@ -66,7 +66,7 @@ class RunBook:
         with self._lock:
             self._listeners = (*self._listeners, listener)
 
-    def number_run(self, task_id: str) -> int:
+    def next_run_number(self, task_id: str) -> int:
         """Return the number of the task's next run: 1, 2, ... (a replaced task goes on)."""
         entry = self._entry(task_id)
         with entry.lock:
@@ -175,11 +175,11 @@ class RunBook:
         with self._lock:
             self._entries.pop(task_id, None)
 
-    def record(self, task_id: str) -> TaskRecord:
-        """Return a consistent view of one task's runs."""
+    def tally(self, task_id: str) -> RunTally:
+        """Return a consistent count of one task's runs."""
         entry = self._entries.get(task_id) or _EMPTY
         with entry.lock:
-            return TaskRecord(len(entry.in_flight), entry.last_result,
+            return RunTally(len(entry.in_flight), entry.last_result,
                               MappingProxyType(dict(entry.counts)))
 
     def emit(self, event: RunEvent) -> None:
