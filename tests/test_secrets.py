@@ -149,24 +149,24 @@ def test_tail_cut_inside_a_secret_shows_none_of_it(
     assert result.stdout_tail == "***" + "x" * filler
 
 
-def test_line_longer_than_the_tail_is_logged_in_pieces_that_never_split_a_secret(
+def test_line_longer_than_the_bound_is_cut_with_a_marker_that_never_splits_a_secret(
         write_config: WriteConfig, executor: PoolExecutor, reporter: RecordingReporter,
         tmp_path: Path, caplog_everything: pytest.LogCaptureFixture) -> None:
-    # One write of a 160 KiB line with a secret across every 4 KiB boundary: a pipe
-    # hands it over in whole pages, so a piece cut where a read ended would split one.
+    # One write of a 160 KiB line with a secret across every 4 KiB boundary (a pipe
+    # hands it over in whole pages), and one across the 64 KiB cut itself.
     writer = tmp_path / "writer.py"
     writer.write_text("import os\n"
                       "unit = os.environ['TOKEN'].encode().ljust(4096, b'x')\n"
-                      "os.write(1, b'x' * 4087 + unit * 40 + b'end')\n")
+                      "os.write(1, b'x' * 4087 + unit * 40 + b'end\\nnext\\n')\n")
     task = load_task(write_config, shell_entry("x", f"{sys.executable} {writer}"))
 
     executor.submit(new_run(task), reporter)
     reporter.result_of("x")
 
-    pieces = [line.removeprefix("task x | ")
-              for line in output_lines(caplog_everything, logging.INFO)]
-    assert len(pieces) >= 2
-    assert "".join(pieces) == "x" * 4087 + ("***" + "x" * (4096 - len(SECRET))) * 40 + "end"
+    redacted = "x" * 4087 + ("***" + "x" * (4096 - len(SECRET))) * 40 + "end"
+    assert output_lines(caplog_everything, logging.INFO) == [
+        f"task x | {redacted[:65536]}[... line of {4087 + 4096 * 40 + 3} bytes cut at 65536]",
+        "task x | next"]
     assert_not_in_any_record(caplog_everything, SECRET[:4])
     assert_not_in_any_record(caplog_everything, SECRET[-4:])
 

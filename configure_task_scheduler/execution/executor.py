@@ -42,7 +42,15 @@ logger = logging.getLogger("configure_task_scheduler.executor")
 
 
 class RunReporter(Protocol):
-    """Who the executor tells about a run; the engine implements this."""
+    """Who the executor tells about a run; the engine implements this.
+
+    The order of the reports: `run_started` first (unless the run never
+    starts: then only `run_released`). When a run's result and the end of its
+    thread are known together, `run_released` comes before `run_finished`, so
+    that a retry planned by `run_finished` never finds its own attempt still
+    in flight. Only a timed-out Python call reverses them: its result is
+    reported at the timeout, and its release when the call really returns.
+    """
 
     def run_started(self, run: Run, started_at: datetime, started_monotonic: float) -> bool:
         """The run's code is about to start; False means it must not (it is too late)."""
@@ -89,7 +97,13 @@ class PoolExecutor:
         self._max_workers = max_workers
         self._jobs: queue.SimpleQueue[tuple[Run, RunReporter] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._idle = 0  # workers waiting for a job that no submit has claimed yet
+        # The hand-off's invariant: `_idle` counts the workers that found the
+        # queue empty and wait in `_jobs.get()` for a job no submit has claimed.
+        # Both sides change it under `_lock`, and every put happens under
+        # `_lock`: a submit that claims an idle worker (`_idle -= 1`) knows its
+        # job will be taken, and one that finds none starts a worker (up to
+        # max_workers). A busy worker takes its next job without the lock.
+        self._idle = 0
         self._all_left = threading.Condition(self._lock)
         self._workers: list[threading.Thread] = []
         self._working = 0  # worker threads that have not left
@@ -113,19 +127,29 @@ class PoolExecutor:
 
     def shutdown(self, timeout_seconds: float) -> list[Run]:
         """Stop taking runs, wait for those in flight, then terminate what is left."""
-        with self._lock:
-            self._closed = True
-            for _ in self._workers:  # each worker leaves once it has no run
-                self._jobs.put(None)
+        self._close()
         self._release_queued()
         cut_short = self._join_workers(timeout_seconds)
+        if self._terminate_processes():
+            # Their workers report the terminated runs; only a callable that never
+            # returns keeps its thread past this.
+            self._join_workers(KILL_GRACE_SECONDS + DRAIN_SECONDS + 1)
+        return cut_short
+
+    def _close(self) -> None:
+        """Phase 1 of shutdown: take no more runs; each worker leaves at its sentinel."""
+        with self._lock:
+            self._closed = True
+            for _ in self._workers:
+                self._jobs.put(None)
+
+    def _terminate_processes(self) -> bool:
+        """Phase 4 of shutdown: terminate the process groups still running; True if any."""
         with self._lock:
             processes = list(self._processes.values())
         for process in processes:
             terminate_group(process, KILL_GRACE_SECONDS)
-        # Only a callable that never returns keeps its thread past this.
-        self._join_workers(KILL_GRACE_SECONDS + DRAIN_SECONDS + 1)
-        return cut_short
+        return bool(processes)
 
     def _add_worker(self) -> None:
         """Start one more worker thread (the caller holds the lock)."""
@@ -168,7 +192,7 @@ class PoolExecutor:
         return self._jobs.get()
 
     def _release_queued(self) -> None:
-        """Runs still waiting for a worker at shutdown never start."""
+        """Phase 2 of shutdown: runs still waiting for a worker never start."""
         while True:
             try:
                 job = self._jobs.get_nowait()
@@ -181,7 +205,11 @@ class PoolExecutor:
                 return
 
     def _join_workers(self, seconds: float) -> list[Run]:
-        """Wait up to `seconds` for the workers to leave; return the runs still running."""
+        """Phase 3 (and 5) of shutdown: wait up to `seconds` for the workers to leave.
+
+        Returns:
+            The runs still running.
+        """
         with self._all_left:
             all_left = self._all_left.wait_for(lambda: not self._working, timeout=seconds)
         if all_left:
@@ -195,9 +223,7 @@ class PoolExecutor:
             reporter.run_released(run)
             return
         if run.task.task_type is TaskType.SHELL:
-            result = self._run_shell(run, started_at, started)
-            reporter.run_released(run)
-            reporter.run_finished(run, result)
+            finish(run, reporter, self._run_shell(run, started_at, started))
         else:
             run_python(run, reporter, self._clock, started_at, started)
 
@@ -233,6 +259,12 @@ def _shell_status(run: Run, outcome: Any) -> tuple[RunStatus, int, str]:
     return RunStatus.SUCCEEDED, outcome.exit_code, ""
 
 
+def finish(run: Run, reporter: RunReporter, result: RunResult) -> None:
+    """End a run whose thread is free and whose result is known (the order: see RunReporter)."""
+    reporter.run_released(run)
+    reporter.run_finished(run, result)
+
+
 def release_unstarted(run: Run, reporter: RunReporter) -> None:
     """Release a run that never started because the scheduler is stopping."""
     logger.warning("task %s run %d not started: the scheduler is stopping",
@@ -244,45 +276,89 @@ def make_result(run: Run, clock: Clock, started_at: datetime, started: float,
                 status: RunStatus, exit_code: int | None = None, error: str = "",
                 stdout_tail: str = "", stderr_tail: str = "") -> RunResult:
     """Build the result record of a run that started at `started_at` and ends now."""
-    return RunResult(
-        task_id=run.task.task_id, run_number=run.run_number, planned_at=run.planned_at,
-        started_at=started_at, ended_at=clock.wall(),
-        duration_seconds=clock.monotonic() - started, status=status,
-        exit_code=exit_code, error=error, attempt=run.attempt,
-        stdout_tail=stdout_tail, stderr_tail=stderr_tail,
-    )
+    return RunResult.of(run, status, started_at, clock.wall(), clock.monotonic() - started,
+                        exit_code, error, stdout_tail, stderr_tail)
 
 
 def run_python(run: Run, reporter: RunReporter, clock: Clock,
                started_at: datetime, started: float) -> None:
-    """Call the task's callable in this thread, reporting its result exactly once.
-
-    With a timeout, a timer reports `timed_out` if the call has not returned
-    by then; the call's own outcome is then only logged.
-    """
-    task = run.task
-    claim = _FirstClaim() if task.timeout_seconds is not None else None
-    timer = _start_timeout_timer(run, reporter, clock, started_at, started, claim)
+    """Call the task's callable in this thread; the call and its timeout race to end the run."""
+    call = _PythonCall(run, reporter, clock, started_at, started)
+    timer = call.start_timer()
     try:
         call_target(run)
-        result = make_result(run, clock, started_at, started, RunStatus.SUCCEEDED)
+        result = call.result(RunStatus.SUCCEEDED)
     # BaseException too: a task calling sys.exit() must not take its worker
     # thread down with it (the run would stay "running" and the pool shrink).
     except BaseException as error:
-        redact = Redactor(task.env)
+        redact = Redactor(run.task.env)
         _log_failure(run, error, redact)
-        summary = redact(f"{type(error).__name__}: {error}")
-        result = make_result(run, clock, started_at, started, RunStatus.FAILED, error=summary)
+        result = call.result(RunStatus.FAILED, redact(f"{type(error).__name__}: {error}"))
     if timer is not None:
         timer.cancel()
-    reporter.run_released(run)
-    if claim is None or claim.take():
-        reporter.run_finished(run, result)
-    else:
+    call.returned(result)
+
+
+class _PythonCall:
+    """One Python run, shared by the thread making the call and its timeout timer.
+
+    Whichever ends first ends the run: `returned` (the call came back) or
+    `timed_out` (the timer fired). The lock makes that decision once; a call
+    that returns after its timeout only frees the run and logs how it ended.
+    """
+
+    __slots__ = ("run", "reporter", "clock", "started_at", "started", "_lock", "_ended")
+
+    def __init__(self, run: Run, reporter: RunReporter, clock: Clock,
+                 started_at: datetime, started: float) -> None:
+        self.run, self.reporter, self.clock = run, reporter, clock
+        self.started_at, self.started = started_at, started
+        self._lock = threading.Lock()
+        self._ended = False
+
+    def start_timer(self) -> threading.Timer | None:
+        """Start the timeout timer, if the task has a timeout."""
+        timeout = self.run.task.timeout_seconds
+        if timeout is None:
+            return None
+        timer = threading.Timer(timeout, self.timed_out)
+        timer.name, timer.daemon = f"timeout-{self.run.task.task_id}", True
+        timer.start()
+        return timer
+
+    def result(self, status: RunStatus, error: str = "") -> RunResult:
+        return make_result(self.run, self.clock, self.started_at, self.started, status,
+                           error=error)
+
+    def _end(self) -> bool:
+        """True for the first caller only: it is the one that ends the run."""
+        with self._lock:
+            first, self._ended = not self._ended, True
+        return first
+
+    def returned(self, result: RunResult) -> None:
+        """The call came back: end the run, or, if it timed out before, just free it."""
+        if self._end():
+            finish(self.run, self.reporter, result)
+            return
+        self.reporter.run_released(self.run)
+        run, timeout = self.run, self.run.task.timeout_seconds or 0.0
         logger.warning("task %s run %d returned %.2fs after it timed out: %s",
-                       task.task_id, run.run_number,
-                       result.duration_seconds - (task.timeout_seconds or 0), result.status.value,
+                       run.task.task_id, run.run_number, result.duration_seconds - timeout,
+                       result.status.value,
                        extra=log_fields(run, "run_returned_late", result.status))
+
+    def timed_out(self) -> None:
+        """The timer fired: report the run as timed out; its thread stays busy until it returns."""
+        if not self._end():
+            return
+        run, timeout = self.run, self.run.task.timeout_seconds
+        logger.error("task %s run %d timed out after %gs; a Python callable cannot be "
+                     "killed, it keeps its thread until it returns",
+                     run.task.task_id, run.run_number, timeout,
+                     extra=log_fields(run, "run_error", RunStatus.TIMED_OUT))
+        error = f"timed out after {timeout:g}s (the call is still running)"
+        self.reporter.run_finished(run, self.result(RunStatus.TIMED_OUT, error))
 
 
 def _log_failure(run: Run, error: BaseException, redact: Redactor) -> None:
@@ -297,42 +373,6 @@ def _log_failure(run: Run, error: BaseException, redact: Redactor) -> None:
     trace = redact("".join(traceback.format_exception(error)).rstrip("\n"))
     logger.error("task %s run %d raised %s\n%s", task_id, run_number, kind, trace,
                  extra=fields)
-
-
-class _FirstClaim:
-    """A flag that exactly one of two racing threads can take."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._taken = False
-
-    def take(self) -> bool:
-        with self._lock:
-            taken, self._taken = self._taken, True
-            return not taken
-
-
-def _start_timeout_timer(run: Run, reporter: RunReporter, clock: Clock, started_at: datetime,
-                         started: float, claim: _FirstClaim | None) -> threading.Timer | None:
-    timeout = run.task.timeout_seconds
-    if timeout is None or claim is None:
-        return None
-
-    def report_timeout() -> None:
-        if claim.take():
-            logger.error("task %s run %d timed out after %gs; a Python callable cannot be "
-                         "killed, it keeps its thread until it returns",
-                         run.task.task_id, run.run_number, timeout,
-                         extra=log_fields(run, "run_error", RunStatus.TIMED_OUT))
-            error = f"timed out after {timeout:g}s (the call is still running)"
-            reporter.run_finished(run, make_result(run, clock, started_at, started,
-                                                   RunStatus.TIMED_OUT, error=error))
-
-    timer = threading.Timer(timeout, report_timeout)
-    timer.name = f"timeout-{run.task.task_id}"
-    timer.daemon = True
-    timer.start()
-    return timer
 
 
 def call_target(run: Run) -> Any:

@@ -1,22 +1,23 @@
 """Shell tasks: start a command in its own process group, watch its output, stop it.
 
-The executor calls `run_command` on a pool thread. The command runs in a new
-session, so a timeout or a shutdown terminates its whole process group,
-grandchildren included (SIGTERM, then SIGKILL after `KILL_GRACE_SECONDS`).
-Output is read as it comes, without a thread per pipe, and logged line by
-line (stdout at INFO, stderr at WARNING); only the last `OUTPUT_TAIL_BYTES`
-of each stream are kept, so a command printing gigabytes costs no memory.
-Values of the task's `env` are replaced by "***" wherever output is shown.
+The executor calls `start_command`, then `watch_command`, on a pool thread.
+The command runs in a new session, so a timeout or a shutdown terminates its
+whole process group, grandchildren included (SIGTERM, then SIGKILL after
+`KILL_GRACE_SECONDS`). Output is read as it comes, without a thread per pipe:
+each stream feeds a `LineLogger` (stdout at INFO, stderr at WARNING) and an
+`OutputTail` (its last `OUTPUT_TAIL_BYTES`), so a command printing gigabytes
+costs no memory. Secret values are replaced by "***" wherever output is shown.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import selectors
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
@@ -30,6 +31,8 @@ logger = logging.getLogger("configure_task_scheduler.shell")
 KILL_GRACE_SECONDS = 2.0
 # What the result record keeps of each output stream; older output is dropped.
 OUTPUT_TAIL_BYTES = 64 * 1024
+# The longest line logged as is; the rest of a longer line is cut, with a marker.
+MAX_LINE_BYTES = 64 * 1024
 # After the command exits, how long to keep reading output held open by
 # background processes it started.
 DRAIN_SECONDS = 0.5
@@ -113,20 +116,120 @@ def watch_command(process: subprocess.Popen[bytes], task_id: str,
     return CommandOutcome(process.returncode, timed_out, tails[0], tails[1])
 
 
+class LineLogger:
+    """Logs one stream's output as lines, cut only at newlines; never shows part of a secret.
+
+        chunks:  |ab\ncd|ef\ngh...(longer than MAX_LINE_BYTES)...|...yz\nij|
+        lines:    "ab", "cdef", "gh...[... line of 70000 bytes cut at 65536]", "ij"
+
+    Invariant: `_line` holds the start of the current line, redacted only once
+    it is complete or cut, and never more than `MAX_LINE_BYTES + redact.overlap`
+    bytes: a cut line keeps its redacted head in `_head` and counts the rest.
+    The overlap before a cut means a secret that starts before the cut is
+    whole in what is redacted, so no part of it survives the cut.
+    """
+
+    def __init__(self, emit: Callable[[str], None], redact: Redactor,
+                 max_line_bytes: int = MAX_LINE_BYTES,
+                 wanted: Callable[[], bool] = lambda: True) -> None:
+        self._emit, self._redact, self._max, self._wanted = emit, redact, max_line_bytes, wanted
+        self._line = bytearray()
+        self._head: bytes | None = None  # a cut line's first max_line_bytes, redacted
+        self._length = 0  # bytes of a cut line, in all
+
+    def feed(self, chunk: bytes) -> None:
+        """Take the next chunk of output; log every line it completes."""
+        *complete, rest = chunk.split(b"\n")
+        for piece in complete:
+            self._add(piece)
+            self._end_line()
+        self._add(rest)
+
+    def close(self) -> None:
+        """The stream ended: log its last line if it had no newline."""
+        if self._line or self._head is not None:
+            self._end_line()
+
+    def _add(self, piece: bytes) -> None:
+        if self._head is not None:  # past the cut: only count
+            self._length += len(piece)
+            return
+        self._line += piece
+        if len(self._line) > self._max + self._redact.overlap:
+            self._cut_line()
+
+    def _cut_line(self) -> None:
+        """Keep the redacted head of a line longer than the bound; count the rest."""
+        self._length = len(self._line)
+        self._head = self._redact.redact_bytes(self._line)[:self._max]
+        self._line.clear()
+
+    def _end_line(self) -> None:
+        if self._head is None and len(self._line) > self._max:  # ended within the overlap
+            self._cut_line()
+        # Nobody reads lines below the log level: decoding 200 MB of them is the real cost.
+        if self._wanted():
+            if self._head is not None:
+                head = self._head.decode("utf-8", "replace")
+                self._emit(f"{head}[... line of {self._length} bytes cut at {self._max}]")
+            else:
+                text = self._redact.redact_bytes(self._line).decode("utf-8", "replace")
+                self._emit(text.rstrip("\r"))
+        self._line.clear()
+        self._head, self._length = None, 0
+
+
+class OutputTail:
+    """The last `size` bytes of a stream, redacted, never ending inside a secret.
+
+        output:   ...ab SEC|RET cd...       (a chunk ends inside the secret "SECRET")
+        held:              SEC              (could be a secret's start: not shown yet)
+        tail:     ...ab                     (what `text()` shows now)
+        next:     ...ab *** cd              (SECRET whole again: redacted)
+
+    Invariant: every byte moved into `_tail` was redacted together with at
+    least `redact.overlap` bytes after it (or the end of the stream), and a
+    secret is at most `overlap + 1` bytes long, so none is split by the cut.
+    """
+
+    def __init__(self, redact: Redactor, size: int = OUTPUT_TAIL_BYTES) -> None:
+        self._redact, self._size = redact, size
+        self._tail = bytearray()
+        self._held = b""  # redacted, not yet in the tail
+
+    def feed(self, chunk: bytes) -> None:
+        """Take the next chunk of output."""
+        held = self._redact.redact_bytes(self._held + chunk)
+        cut = max(0, len(held) - self._redact.overlap)
+        self._tail += held[:cut]
+        del self._tail[:-self._size]
+        self._held = held[cut:]
+
+    def end(self) -> None:
+        """The stream ended: nothing can follow the held bytes, so they are shown too."""
+        self._tail += self._held
+        del self._tail[:-self._size]
+        self._held = b""
+
+    def text(self) -> str:
+        """Return the tail so far (after `end()`: the stream's last `size` bytes)."""
+        return self._tail.decode("utf-8", "replace")
+
+
 class _OutputWatch:
-    """Reads a process's pipes without blocking, logging each complete line."""
+    """Reads a process's pipes without blocking; each stream feeds a LineLogger and an OutputTail."""
 
     def __init__(self, task_id: str, streams: dict[IO[bytes], int], clock: Clock,
                  redact: Redactor) -> None:
-        self._task_id, self._redact = task_id, redact
         self._now = clock.monotonic
         self._selector = selectors.DefaultSelector()
-        self._levels = dict(streams)
-        self._partial = {stream: bytearray() for stream in streams}
-        self._tails = {stream: bytearray() for stream in streams}
-        self._held = {stream: b"" for stream in streams}  # redacted, not yet in the tail
-        for stream, level in streams.items():
-            self._selector.register(stream, selectors.EVENT_READ, level)
+        self._streams = list(streams)
+        self._lines = {stream: LineLogger(_line_emitter(task_id, level), redact,
+                                          wanted=functools.partial(logger.isEnabledFor, level))
+                       for stream, level in streams.items()}
+        self._tails = {stream: OutputTail(redact) for stream in streams}
+        for stream in streams:
+            self._selector.register(stream, selectors.EVENT_READ)
 
     def read_until(self, process: subprocess.Popen[bytes], seconds: float | None) -> bool:
         """Read output until the process has exited and its pipes are drained.
@@ -156,57 +259,33 @@ class _OutputWatch:
             stream: IO[bytes] = key.fileobj  # type: ignore[assignment]
             chunk = os.read(stream.fileno(), 65536)
             if chunk:
-                self._take(stream, chunk, key.data)
+                self._tails[stream].feed(chunk)
+                self._lines[stream].feed(chunk)
             else:
-                self._flush(stream, key.data)
+                self._lines[stream].close()
                 self._selector.unregister(stream)
-
-    def _take(self, stream: IO[bytes], chunk: bytes, level: int) -> None:
-        self._keep_tail(stream, chunk)
-        partial = self._partial[stream]
-        partial += chunk
-        *lines, rest = partial.split(b"\n")
-        for line in lines:
-            self._log(line, level)
-        # A line longer than the tail bound is logged in pieces to bound memory;
-        # its last bytes wait for the next piece, in case they start a secret.
-        if len(rest) > OUTPUT_TAIL_BYTES:
-            redacted = self._redact.redact_bytes(rest)
-            cut = len(redacted) - min(self._redact.overlap, OUTPUT_TAIL_BYTES)
-            self._log(redacted[:cut], level)
-            rest = bytearray(redacted[cut:])
-        self._partial[stream] = bytearray(rest)
-
-    def _keep_tail(self, stream: IO[bytes], chunk: bytes) -> None:
-        # The tail is cut from redacted output: a cut must not show part of a secret.
-        held = self._redact.redact_bytes(self._held[stream] + chunk)
-        cut = max(0, len(held) - self._redact.overlap)
-        tail = self._tails[stream]
-        tail += held[:cut]
-        del tail[:-OUTPUT_TAIL_BYTES]
-        self._held[stream] = held[cut:]
-
-    def _flush(self, stream: IO[bytes], level: int) -> None:
-        if self._partial[stream]:
-            self._log(self._partial[stream], level)
-            self._partial[stream].clear()
-
-    def _log(self, line: bytes | bytearray, level: int) -> None:
-        if logger.isEnabledFor(level):  # decoding 200 MB nobody reads is the real cost
-            text = self._redact(line.decode("utf-8", "replace").rstrip("\r"))
-            logger.log(level, "task %s | %s", self._task_id, text,
-                       extra={"task_id": self._task_id, "event": "output"})
 
     def close(self) -> tuple[str, str]:
         """Log what is left of unfinished lines; return the (stdout, stderr) tails."""
-        for stream, level in self._levels.items():
-            self._flush(stream, level)
+        for stream in self._streams:
+            if stream in self._selector.get_map():
+                self._lines[stream].close()
         self._selector.close()
-        for stream in self._levels:
+        for stream in self._streams:
             stream.close()  # a background process still writing gets EPIPE, as after exit
-        tails = [(self._tails[stream] + self._held[stream])[-OUTPUT_TAIL_BYTES:]
-                 for stream in self._levels]
-        return tails[0].decode("utf-8", "replace"), tails[1].decode("utf-8", "replace")
+        for tail in self._tails.values():
+            tail.end()
+        stdout, stderr = (self._tails[stream].text() for stream in self._streams)
+        return stdout, stderr
+
+
+def _line_emitter(task_id: str, level: int) -> Callable[[str], None]:
+    """Return what logs one line of a task's output at `level`."""
+    fields = {"task_id": task_id, "event": "output"}
+
+    def emit(text: str) -> None:
+        logger.log(level, "task %s | %s", task_id, text, extra=fields)
+    return emit
 
 
 def terminate_group(process: subprocess.Popen[bytes], grace_seconds: float,
