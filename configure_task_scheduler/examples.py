@@ -18,10 +18,10 @@ def say_hello(name: str = "world") -> None:
     logger.info("hello, %s (from Python %s)", name, platform.python_version())
 
 
-def fail_sometimes(run_every: int = 3) -> None:
-    """Raise on purpose, to show how a failing task is reported.
+def fail_on_purpose() -> None:
+    """Raise, to show how a failing task is reported (retries, notifications, the status page).
 
     Raises:
         RuntimeError: always; the scheduler logs it and carries on.
     """
-    raise RuntimeError(f"this example task fails on purpose (see run_every={run_every})")
+    raise RuntimeError("this example task fails on purpose")
