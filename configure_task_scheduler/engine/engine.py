@@ -309,13 +309,14 @@ class Engine:
             if plan is None:
                 return  # removed in the meantime
             now = self._now()
-            run = Run(plan.task, self._book.number_run(task_id), now.wall, now.monotonic)
+            run = Run(plan.task, self._book.number_run(task_id), now.wall, now.monotonic,
+                      secrets=self._registry.secrets())
         self._dispatch(run, now.monotonic)
 
     def _take_due_run(self, plan: _Plan, now: Now) -> Run:
         assert plan.slot is not None
         run = Run(plan.task, self._book.number_run(plan.task.task_id), plan.slot.wall,
-                  plan.slot.monotonic)
+                  plan.slot.monotonic, secrets=self._registry.secrets())
         self._plan_next_run(plan, now)
         return run
 
@@ -387,7 +388,8 @@ class Engine:
                 logger.warning("task %s run %d not retried: its next run is due before the "
                                "retry would be", run.task.task_id, run.run_number)
                 return False
-            retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1)
+            retry = Run(plan.task, run.run_number, run.planned_at, due, run.attempt + 1,
+                        secrets=self._registry.secrets())
             self._book.hold_retry(retry, result)
             self._enter(due, self._on_retry_due, plan.task.task_id, plan, retry)
             self._alarm.wake_for(due)
