@@ -236,8 +236,8 @@ def test_unset_reference_is_reported_by_name_without_the_value_of_a_set_one(
     config = load_config(path)
 
     assert [str(problem) for problem in config.problems] == [
-        f'{path}: task #1 "x": env: "URL": ${{{UNSET}}} is not set in the environment '
-        "the scheduler was started with"]
+        f'{path}: task #1 "x": env.URL: ${{{UNSET}}} is not set in the environment '
+        f"the scheduler was started with (a fallback: ${{{UNSET}:-default}})"]
     assert config.tasks == []
 
 
@@ -253,9 +253,9 @@ def test_check_output_never_shows_an_env_value(write_config: WriteConfig) -> Non
 
     assert completed.returncode == 2
     assert completed.stdout.splitlines()[-2:] == [
-        f'{path}: task #3 "broken": env: "N": expected a string, found a number',
-        f'{path}: task #3 "broken": env: "GONE": ${{{UNSET}}} is not set in the environment '
-        "the scheduler was started with"]
+        f'{path}: task #3 "broken": env.N: expected a string, found a number',
+        f'{path}: task #3 "broken": env.GONE: ${{{UNSET}}} is not set in the environment '
+        f"the scheduler was started with (a fallback: ${{{UNSET}:-default}})"]
     output = completed.stdout + completed.stderr
     assert SECRET not in output and "literal-password-1" not in output
 
