@@ -155,7 +155,8 @@ def test_check_prints_each_problem_on_one_line_and_exits_2(
     assert completed.stdout.splitlines() == [
         f"{config}: 1 valid task (1 enabled), 1 problem",
         "  ok  shell  every 5 seconds  enabled",
-        f'{config}: task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), '
+        f'{config}: task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), '
         'found "10" (a string)',
     ]
 
@@ -185,7 +186,8 @@ def test_run_of_an_unknown_task_exits_2_and_lists_the_known_ids() -> None:
 
     assert (completed.returncode, completed.stdout) == (2, "")
     assert completed.stderr == ('config/tasks.json: no task "unknown"; '
-                                "known task ids: hello, disk_usage, weekday_report, month_end, nightly_backup\n")
+                                "known task ids: hello, disk_usage, weekday_report, month_end, "
+                                "nightly_backup\n")
 
 
 # -- bad input ----------------------------------------------------------------------
@@ -297,7 +299,8 @@ def test_without_strict_a_bad_task_is_logged_and_the_valid_tasks_run(
     assert completed.returncode == 0
     messages = log_messages(completed.stderr)
     assert messages[0] == (f'{config}: task #1 "bad": interval_seconds: '
-                           "expected a number > 0 and <= 315360000 (10 years), found 0 (task skipped)")
+                           "expected a number > 0 and <= 315360000 (10 years), found 0 (task "
+                           "skipped)")
     assert "task ok | ran" in messages
 
 

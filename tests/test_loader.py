@@ -163,7 +163,8 @@ def test_file_is_named_as_given_in_messages(write_config: WriteConfig, tmp_path:
     config = load_config("tasks.json")
 
     assert problem_lines(config) == [
-        'tasks.json: task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found 0']
+        'tasks.json: task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 '
+        '(10 years), found 0']
 
 
 def test_dollar_schema_key_is_accepted_at_top_level(write_config: WriteConfig) -> None:
@@ -270,14 +271,17 @@ def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
     ({"max_workers": -2}, "max_workers: expected an integer from 1 to 1000, found -2"),
     ({"max_workers": 2.0}, "max_workers: expected an integer from 1 to 1000, found 2.0"),
     ({"max_workers": "4"}, 'max_workers: expected an integer from 1 to 1000, found "4" (a string)'),
-    ({"max_workers": True}, "max_workers: expected an integer from 1 to 1000, found true (a boolean)"),
+    ({"max_workers": True}, "max_workers: expected an integer from 1 to 1000, found true (a "
+                            "boolean)"),
     ({"max_workers": None}, "max_workers: expected an integer from 1 to 1000, found null"),
     ({"shutdown_timeout_seconds": -1},
      "shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found -1"),
     ({"shutdown_timeout_seconds": "10"},
-     'shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found "10" (a string)'),
+     'shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found "10" (a '
+     'string)'),
     ({"shutdown_timeout_seconds": False},
-     "shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found false (a boolean)"),
+     "shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found false (a "
+     "boolean)"),
     ({"shutdown_timeout_seconds": float("inf")},
      "shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found Infinity"),
     ({"shutdown_timeout_seconds": float("nan")},
@@ -287,7 +291,8 @@ def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
     ({"reload_interval_seconds": -1},
      "reload_interval_seconds: expected a number from 0 to 315360000 (10 years), found -1"),
     ({"reload_interval_seconds": "2"},
-     'reload_interval_seconds: expected a number from 0 to 315360000 (10 years), found "2" (a string)'),
+     'reload_interval_seconds: expected a number from 0 to 315360000 (10 years), found "2" (a '
+     'string)'),
     ({"threads": 2},
      '"threads": unknown key, known keys: max_workers, shutdown_timeout_seconds, timezone, '
      "reload_interval_seconds"),
@@ -317,7 +322,8 @@ def test_problems_in_scheduler_and_defaults_are_reported_together(
 
     assert config_error_lines(path) == [
         f"{path}: scheduler: max_workers: expected an integer from 1 to 1000, found 0",
-        f"{path}: scheduler: shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found -1",
+        f"{path}: scheduler: shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 "
+        f"years), found -1",
         f'{path}: defaults: "intervall_seconds": unknown key, did you mean "interval_seconds"?',
     ]
 
@@ -361,11 +367,13 @@ def test_bad_value_from_defaults_says_set_in_defaults(write_config: WriteConfig)
     config = load_config(path)
 
     assert problem_lines(config) == [
-        f'{path}: task #1 "a": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" (a string)'
+        f'{path}: task #1 "a": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found "10" (a string)'
         " (set in defaults)",
         f'{path}: task #1 "a": enabled: expected true or false, found "false" (a string)'
         " (set in defaults)",
-        f'{path}: task #2 "b": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" (a string)'
+        f'{path}: task #2 "b": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found "10" (a string)'
         " (set in defaults)",
     ]
     assert config.tasks == []
@@ -380,7 +388,8 @@ def test_task_that_overrides_a_bad_default_still_loads(write_config: WriteConfig
 
     assert task_ids(config) == ["a"]
     assert problem_lines(config) == [
-        f'{path}: task #2 "b": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or null, found 0'
+        f'{path}: task #2 "b": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), '
+        f'or null, found 0'
         " (set in defaults)"]
 
 
@@ -482,23 +491,32 @@ INVALID_TASK_CASES = [
     (shell_entry(interval_seconds=DROP),
      'task #1 "backup": expected exactly one schedule (interval_seconds, cron, at), found none'),
     (shell_entry(interval_seconds="10"),
-     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" (a string)'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     '"10" (a string)'),
     (shell_entry(interval_seconds=0),
-     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found 0'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     '0'),
     (shell_entry(interval_seconds=-5.5),
-     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found -5.5'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     '-5.5'),
     (shell_entry(interval_seconds=True),
-     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found true (a boolean)'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     'true (a boolean)'),
     (shell_entry(interval_seconds=None),
-     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found null'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     'null'),
     (shell_entry(interval_seconds=[10]),
-     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found [10] (a list)'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     '[10] (a list)'),
     (shell_entry(interval_seconds=float("nan")),
-     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found NaN'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     'NaN'),
     (shell_entry(interval_seconds=float("inf")),
-     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found Infinity'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     'Infinity'),
     (shell_entry(interval_seconds=10 ** 400),
-     f'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found 1{"0" * 36}...'),
+     f'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), '
+     f'found 1{"0" * 36}...'),
     # run_on_start
     (shell_entry(run_on_start="yes"),
      'task #1 "backup": run_on_start: expected true or false, found "yes" (a string)'),
@@ -506,15 +524,20 @@ INVALID_TASK_CASES = [
      'task #1 "backup": run_on_start: expected true or false, found 1'),
     # timeout_seconds
     (shell_entry(timeout_seconds=0),
-     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or null, found 0'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found 0'),
     (shell_entry(timeout_seconds=-1),
-     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or null, found -1'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found -1'),
     (shell_entry(timeout_seconds="30"),
-     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or null, found "30" (a string)'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found "30" (a string)'),
     (shell_entry(timeout_seconds=False),
-     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or null, found false (a boolean)'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found false (a boolean)'),
     (shell_entry(timeout_seconds=float("inf")),
-     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or null, found Infinity'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found Infinity'),
     # unknown keys
     (shell_entry(intervall_seconds=5),
      'task #1 "backup": "intervall_seconds": unknown key, did you mean "interval_seconds"?'),
@@ -597,7 +620,8 @@ def test_boolean_true_is_not_accepted_as_a_number(write_config: WriteConfig) -> 
     assert problem_lines(load_config(path)) == [
         f'{path}: task #1 "backup": interval_seconds: '
         'expected a number > 0 and <= 315360000 (10 years), found true (a boolean)',
-        f'{path}: task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or null, '
+        f'{path}: task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), or null, '
         "found true (a boolean)",
     ]
 
@@ -618,9 +642,11 @@ def test_every_problem_of_a_task_is_reported_not_just_the_first(
         f'{path}: task #1 "backup": "intervall_seconds": unknown key, '
         'did you mean "interval_seconds"?',
         f'{path}: task #1 "backup": entry_point: expected {SHELL_RULE}, found [] (a list)',
-        f'{path}: task #1 "backup": expected exactly one schedule (interval_seconds, cron, at), found none',
+        f'{path}: task #1 "backup": expected exactly one schedule (interval_seconds, cron, at), '
+        f'found none',
         f'{path}: task #1 "backup": enabled: expected true or false, found "yes" (a string)',
-        f'{path}: task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or null, found -1',
+        f'{path}: task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), or null, found -1',
         f'{path}: task #1 "backup": args: only python tasks take args; this is a shell task',
     ]
 
@@ -657,7 +683,8 @@ def test_invalid_tasks_are_skipped_and_valid_ones_still_load_in_file_order(
 
     assert task_ids(config) == ["a", "c", "e"]
     assert problem_lines(config) == [
-        f'{path}: task #2 "b": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found 0',
+        f'{path}: task #2 "b": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found 0',
         f'{path}: task #4 "d": enabled: expected true or false, found "no" (a string)',
     ]
 
@@ -704,7 +731,8 @@ def test_duplicate_of_an_invalid_task_is_reported_in_the_same_pass(
 
     assert config.tasks == []
     assert problem_lines(config) == [
-        f'{path}: task #1 "a": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found 0',
+        f'{path}: task #1 "a": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found 0',
         f'{path}: task #2 "a": task_id: duplicate of task #1; this task is skipped',
     ]
 
@@ -1023,7 +1051,8 @@ def test_import_problem_is_reported_with_the_task_other_problems(
     assert problem_lines(load_config(path)) == [
         f'{path}: task #1 "backup": entry_point: cannot import module "loader_no_such_module": '
         "ModuleNotFoundError: No module named 'loader_no_such_module'",
-        f'{path}: task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found 0',
+        f'{path}: task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found 0',
     ]
 
 
@@ -1391,7 +1420,8 @@ def test_jitter_seconds_that_is_not_a_number_at_least_zero_is_a_problem(
     path = write_config([shell_entry(jitter_seconds=jitter)])
 
     assert problem_lines(load_config(path)) == [
-        f'{path}: task #1 "backup": jitter_seconds: expected a number from 0 to 315360000 (10 years), found {found}']
+        f'{path}: task #1 "backup": jitter_seconds: expected a number from 0 to 315360000 (10 '
+        f'years), found {found}']
 
 
 # --- The compact form: name, command, schedule ------------------------------------------------
@@ -1514,43 +1544,57 @@ def test_policy_fields_load_onto_the_task_from_the_task_or_its_defaults(
 
 INVALID_POLICY_CASES = [
     pytest.param("max_instances", 0, "an integer from 1 to 10000", "0", id="max-instances-zero"),
-    pytest.param("max_instances", -1, "an integer from 1 to 10000", "-1", id="max-instances-negative"),
-    pytest.param("max_instances", 2.0, "an integer from 1 to 10000", "2.0", id="max-instances-float"),
+    pytest.param("max_instances", -1, "an integer from 1 to "
+                                      "10000", "-1", id="max-instances-negative"),
+    pytest.param("max_instances", 2.0, "an integer from 1 to "
+                                       "10000", "2.0", id="max-instances-float"),
     pytest.param("max_instances", "2", "an integer from 1 to 10000", '"2" (a string)',
                  id="max-instances-string"),
     pytest.param("max_instances", True, "an integer from 1 to 10000", "true (a boolean)",
                  id="max-instances-boolean"),
-    pytest.param("max_instances", None, "an integer from 1 to 10000", "null", id="max-instances-null"),
+    pytest.param("max_instances", None, "an integer from 1 to "
+                                        "10000", "null", id="max-instances-null"),
     pytest.param("retries", -1, "an integer from 0 to 10000", "-1", id="retries-negative"),
     pytest.param("retries", 1.5, "an integer from 0 to 10000", "1.5", id="retries-fraction"),
-    pytest.param("retries", "3", "an integer from 0 to 10000", '"3" (a string)', id="retries-string"),
+    pytest.param("retries", "3", "an integer from 0 to "
+                                 "10000", '"3" (a string)', id="retries-string"),
     pytest.param("retries", False, "an integer from 0 to 10000", "false (a boolean)",
                  id="retries-boolean"),
     pytest.param("retries", None, "an integer from 0 to 10000", "null", id="retries-null"),
     pytest.param("retry_delay_seconds", -0.5, "a number from 0 to 315360000 (10 years)", "-0.5",
                  id="retry-delay-negative"),
-    pytest.param("retry_delay_seconds", "1", "a number from 0 to 315360000 (10 years)", '"1" (a string)',
+    pytest.param("retry_delay_seconds", "1", "a number from 0 to 315360000 (10 "
+                                             "years)", '"1" (a string)',
                  id="retry-delay-string"),
-    pytest.param("retry_delay_seconds", None, "a number from 0 to 315360000 (10 years)", "null", id="retry-delay-null"),
-    pytest.param("retry_delay_seconds", float("inf"), "a number from 0 to 315360000 (10 years)", "Infinity",
+    pytest.param("retry_delay_seconds", None, "a number from 0 to 315360000 (10 "
+                                              "years)", "null", id="retry-delay-null"),
+    pytest.param("retry_delay_seconds", float("inf"), "a number from 0 to 315360000 (10 "
+                                                      "years)", "Infinity",
                  id="retry-delay-infinite"),
     pytest.param("retry_backoff", 0.5, "a number from 1 to 100", "0.5", id="backoff-below-one"),
     pytest.param("retry_backoff", 0, "a number from 1 to 100", "0", id="backoff-zero"),
-    pytest.param("retry_backoff", "2", "a number from 1 to 100", '"2" (a string)', id="backoff-string"),
+    pytest.param("retry_backoff", "2", "a number from 1 to "
+                                       "100", '"2" (a string)', id="backoff-string"),
     pytest.param("retry_backoff", True, "a number from 1 to 100", "true (a boolean)",
                  id="backoff-boolean"),
     pytest.param("retry_max_delay_seconds", -1, "a number from 0 to 315360000 (10 years)", "-1",
                  id="max-delay-negative"),
-    pytest.param("retry_max_delay_seconds", "300", "a number from 0 to 315360000 (10 years)", '"300" (a string)',
+    pytest.param("retry_max_delay_seconds", "300", "a number from 0 to 315360000 (10 "
+                                                   "years)", '"300" (a string)',
                  id="max-delay-string"),
-    pytest.param("retry_max_delay_seconds", None, "a number from 0 to 315360000 (10 years)", "null", id="max-delay-null"),
-    pytest.param("misfire_grace_seconds", -1, "a number from 0 to 315360000 (10 years), or null", "-1",
+    pytest.param("retry_max_delay_seconds", None, "a number from 0 to 315360000 (10 "
+                                                  "years)", "null", id="max-delay-null"),
+    pytest.param("misfire_grace_seconds", -1, "a number from 0 to 315360000 (10 years), or "
+                                              "null", "-1",
                  id="misfire-negative"),
-    pytest.param("misfire_grace_seconds", "10", "a number from 0 to 315360000 (10 years), or null", '"10" (a string)',
+    pytest.param("misfire_grace_seconds", "10", "a number from 0 to 315360000 (10 years), or "
+                                                "null", '"10" (a string)',
                  id="misfire-string"),
-    pytest.param("misfire_grace_seconds", True, "a number from 0 to 315360000 (10 years), or null", "true (a boolean)",
+    pytest.param("misfire_grace_seconds", True, "a number from 0 to 315360000 (10 years), or "
+                                                "null", "true (a boolean)",
                  id="misfire-boolean"),
-    pytest.param("misfire_grace_seconds", float("nan"), "a number from 0 to 315360000 (10 years), or null", "NaN",
+    pytest.param("misfire_grace_seconds", float("nan"), "a number from 0 to 315360000 (10 years), "
+                                                        "or null", "NaN",
                  id="misfire-nan"),
 ]
 

@@ -230,9 +230,11 @@ def test_a_lambda_gets_a_valid_id(scheduler: Scheduler) -> None:
     (lambda s: s.every(0, job),
      ['task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found 0']),
     (lambda s: s.every("10", job),
-     ['task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" (a string)']),
+     ['task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" '
+      '(a string)']),
     (lambda s: s.every(True, job),
-     ['task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found true (a boolean)']),
+     ['task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found true '
+      '(a boolean)']),
     (lambda s: s.cron("0 25 * * *", job),
      ['task "job": cron "0 25 * * *": hour: 25 is out of range 0-23']),
     (lambda s: s.cron("* * *", job),
@@ -246,7 +248,8 @@ def test_a_lambda_gets_a_valid_id(scheduler: Scheduler) -> None:
       'task "job": retries: expected an integer from 0 to 10000, found "3" (a string)']),
     (lambda s: s.every("10", job, retires=1),
      ['task "job": "retires": unknown key, did you mean "retries"?',
-      'task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" (a string)']),
+      'task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" '
+      '(a string)']),
     (lambda s: s.every(10, job, task_id="no spaces"),
      ['task "no spaces": task_id: expected a string of 1-64 letters, digits, "_", "-" or ".", '
       'found "no spaces" (a string)']),
@@ -283,7 +286,8 @@ def test_a_bad_argument_gets_the_message_a_bad_config_entry_gets(
 
     assert [str(problem) for problem in from_file] == [
         'tasks.json: task #1 "typo": "retires": unknown key, did you mean "retries"?',
-        'tasks.json: task #1 "typo": interval_seconds: expected a number > 0 and <= 315360000 (10 years), '
+        'tasks.json: task #1 "typo": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        'years), '
         'found "10" (a string)']
     assert [(p.field, p.message) for p in error.value.problems] == \
         [(p.field, p.message) for p in from_file]
@@ -328,7 +332,8 @@ def test_a_long_qualified_name_is_cut_to_a_valid_64_character_id(
     ({"max_workers": "4"}, 'scheduler: max_workers: expected an integer from 1 to 1000, found "4" '
                            "(a string)"),
     ({"shutdown_timeout_seconds": -1},
-     "scheduler: shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found -1"),
+     "scheduler: shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found "
+     "-1"),
     ({"timezone": "Mars/Base"}, 'scheduler: timezone: unknown time zone "Mars/Base"'),
 ], ids=["zero-workers", "string-workers", "negative-shutdown-timeout", "unknown-timezone"])
 def test_bad_scheduler_arguments_get_the_scheduler_section_messages(
@@ -728,7 +733,8 @@ def test_from_config_raises_with_every_problem_when_strict(
         Scheduler.from_config(str(path))
 
     assert problems_of(error) == [
-        f'{path}: task #2 "bad": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" (a string)',
+        f'{path}: task #2 "bad": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found "10" (a string)',
         f'{path}: task #3 "a": task_id: duplicate of task #1; this task is skipped']
 
 
@@ -741,7 +747,8 @@ def test_from_config_skips_invalid_tasks_unless_strict(
 
     assert [snapshot.task_id for snapshot in scheduler.tasks()] == ["a"]
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
-        ("ERROR", f'{path}: task #2 "bad": interval_seconds: expected a number > 0 and <= 315360000 (10 years), '
+        ("ERROR", f'{path}: task #2 "bad": interval_seconds: expected a number > 0 and <= '
+                  f'315360000 (10 years), '
                   'found "10" (a string) (task skipped)')]
     scheduler.stop()
 
