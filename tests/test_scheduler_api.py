@@ -8,6 +8,7 @@ this process's handlers stay untouched.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from configure_task_scheduler import (
     RunEvent,
     RunStatus,
     Scheduler,
+    SchedulerSettings,
     Task,
     TaskSnapshot,
     TaskState,
@@ -39,6 +41,7 @@ from configure_task_scheduler import (
 )
 from configure_task_scheduler.config.entry_points import describe_callable
 from configure_task_scheduler.config.loader import build_config
+from configure_task_scheduler.execution import PoolExecutor
 from configure_task_scheduler.schedules import IntervalSchedule
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -991,3 +994,13 @@ def test_args_given_as_a_tuple_are_accepted_and_checked_against_the_signature() 
             r"b: 'int'\) -> 'None', found 3$")):
         scheduler.every(60, job_with_arguments, task_id="other", args=(1, "a", 3),
                         kwargs={"b": 2})
+
+
+def test_constructor_defaults_are_the_scheduler_section_defaults() -> None:
+    settings = SchedulerSettings()
+    parameters = inspect.signature(Scheduler).parameters
+    executor_parameters = inspect.signature(PoolExecutor).parameters
+
+    assert (parameters["max_workers"].default, parameters["shutdown_timeout_seconds"].default,
+            executor_parameters["max_workers"].default) == (
+        settings.max_workers, settings.shutdown_timeout_seconds, settings.max_workers)
