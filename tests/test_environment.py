@@ -329,3 +329,10 @@ def test_inherit_environment_must_be_a_boolean_or_null(write_config: WriteConfig
     assert problems_of(write_config, [shell_entry("a", inherit_environment="false")]) == [
         'task #1 "a": inherit_environment: expected true, false or null, found "false" '
         "(a string)"]
+
+
+def test_bad_dollar_in_a_secret_named_key_is_located_without_quoting_the_value(
+        write_config: WriteConfig) -> None:
+    assert problems_of(write_config, [shell_entry("a", env={"DB_PASSWORD": "pa$word-9"})]) == [
+        'task #1 "a": env.DB_PASSWORD: "$" at character 3 is not supported: write ${NAME}, '
+        '${NAME:-default}, or $$ for a literal "$"']

@@ -79,7 +79,7 @@ def _read_env(reader: FieldReader, env: Any, scheduler_env: Mapping[str, str]) -
             reader.problem("env", f'{json.dumps(name)}: a variable name cannot be empty or '
                            'contain "=" or a NUL character')
             continue
-        expansion = _check_value(value, scheduler_env)
+        expansion = _check_value(value, scheduler_env, show=not _SECRET_KEY.search(name))
         for problem in expansion.problems:
             reader.problem(f"env.{name}", problem)
         if expansion.problems:
@@ -94,16 +94,22 @@ def _read_env(reader: FieldReader, env: Any, scheduler_env: Mapping[str, str]) -
             "secret_values": frozenset(value for value in secret_values if value)}
 
 
-def _check_value(value: Any, scheduler_env: Mapping[str, str]) -> _Expansion:
+def _check_value(value: Any, scheduler_env: Mapping[str, str], show: bool) -> _Expansion:
     if not isinstance(value, str):
         return _Expansion(problems=[f"expected a string, found {checks.kind_of(value)}"])
     if "\0" in value:
         return _Expansion(problems=["a value cannot contain a NUL character"])
-    return expand(value, scheduler_env)
+    return expand(value, scheduler_env, show)
 
 
-def expand(value: str, scheduler_env: Mapping[str, str]) -> _Expansion:
+def expand(value: str, scheduler_env: Mapping[str, str], show: bool = True) -> _Expansion:
     """Expand "$$", "${NAME}" and "${NAME:-default}" in `value`.
+
+    Args:
+        value: the text as written in the config.
+        scheduler_env: where "${NAME}" is looked up.
+        show: quote a rejected "$..." in the problem; False for a secret-named
+            key's literal value, which is only located ("at character 3").
 
     Returns:
         The text and the variables it took from `scheduler_env` (a default
@@ -116,7 +122,8 @@ def expand(value: str, scheduler_env: Mapping[str, str]) -> _Expansion:
         match = _EXPANSION.match(value, dollar)
         if match is None:
             fragment = _FRAGMENT.match(value, dollar)
-            shown = json.dumps(fragment[0] if fragment else "$")
+            shown = json.dumps(fragment[0] if fragment else "$") if show \
+                else f'"$" at character {dollar + 1}'
             result.problems.append(f"{shown} is not supported: {_SYNTAX_HELP}")
             return result
         escape, name, default = match.groups()
