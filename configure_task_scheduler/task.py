@@ -174,8 +174,8 @@ class RunContext:
 
     Attributes:
         task_id, run_number, attempt, planned_at: which run this is.
-        env: the task's resolved `env` mapping (its values are secrets: they
-            are left out of the repr).
+        env: the task's resolved `env` mapping (it may hold secrets: it is
+            left out of the repr).
     """
 
     task_id: str
