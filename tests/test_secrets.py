@@ -269,3 +269,19 @@ def test_run_from_the_command_line_shows_the_secret_nowhere(write_config: WriteC
     assert re.fullmatch(r"task x: failed in \d+\.\d\ds: exit code 3\n", completed.stdout)
     assert "task x | token=***" in completed.stderr
     assert SECRET not in completed.stdout + completed.stderr
+
+
+def test_run_from_the_command_line_withholds_and_masks_another_task_secret(
+        write_config: WriteConfig, tmp_path: Path) -> None:
+    (tmp_path / "copy.txt").write_text(SECRET)
+    path = write_config([
+        shell_entry("owner", "true"),
+        {"task_id": "other", "task_type": "shell", "interval_seconds": 60, "cwd": ".",
+         "entry_point": 'echo "inherited=${SECRET_TOKEN:-no}"; echo "copy=$(cat copy.txt)"'}])
+
+    completed = run_cli("--run", "other", "--config", path)
+
+    assert completed.returncode == 0
+    assert [line.partition("INFO    ")[2] for line in completed.stderr.splitlines()
+            if "task other |" in line] == ["task other | inherited=no", "task other | copy=***"]
+    assert SECRET not in completed.stdout + completed.stderr
