@@ -28,7 +28,7 @@ from .execution import PoolExecutor
 from .log_formats import JsonFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import describe_seconds
-from .task import Run, RunResult, RunStatus, Task, log_fields
+from .task import Run, RunResult, RunStatus, Secrets, Task, log_fields
 
 logger = logging.getLogger("configure_task_scheduler.cli")
 
@@ -207,7 +207,7 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
         known = ", ".join(task.task_id for task in config.tasks) or "none"
         print(f'{config.path}: no task "{task_id}"; known task ids: {known}', file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = _execute_now(task)
+    result = _execute_now(task, Secrets.of(config.tasks))
     detail = f": {result.error}" if result.error else ""
     print(f"task {task_id}: {result.status.value} in {result.duration_seconds:.2f}s{detail}")
     status = EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
@@ -215,11 +215,11 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
     return status
 
 
-def _execute_now(task: Task) -> RunResult:
+def _execute_now(task: Task, secrets: Secrets) -> RunResult:
     clock = RealClock()
     executor = PoolExecutor(max_workers=1, clock=clock)
     reporter = _OneResult()
-    executor.submit(Run(task, 1, clock.wall(), clock.monotonic()), reporter)
+    executor.submit(Run(task, 1, clock.wall(), clock.monotonic(), secrets=secrets), reporter)
     try:
         reporter.done.wait()
     except KeyboardInterrupt:  # Ctrl-C: a shell task's process group goes too

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 Target = TypeVar("Target", bound=Callable[..., Any])
 # What a task runs: a callable, a shell command string, or a command as a list of arguments.
 TaskTarget = Callable[..., Any] | str | list[str] | tuple[str, ...]
+# The `scheduler` section's defaults are the library's too: one source.
+_DEFAULTS = SchedulerSettings()
 
 
 class Scheduler:
@@ -56,8 +58,10 @@ class Scheduler:
         ConfigError: an argument is invalid (the `scheduler` section's messages).
     """
 
-    def __init__(self, max_workers: int = 4, *, timezone: str | tzinfo | None = None,
-                 shutdown_timeout_seconds: float = 10.0, clock: Clock | None = None,
+    def __init__(self, max_workers: int = _DEFAULTS.max_workers, *,
+                 timezone: str | tzinfo | None = None,
+                 shutdown_timeout_seconds: float = _DEFAULTS.shutdown_timeout_seconds,
+                 clock: Clock | None = None,
                  executor: Executor | None = None) -> None:
         settings, problems = _read_arguments(max_workers, timezone, shutdown_timeout_seconds)
         if problems:

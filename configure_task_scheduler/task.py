@@ -9,7 +9,7 @@ snapshot handed to another thread can never change under it. No I/O here.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -42,6 +42,11 @@ class RunStatus(str, enum.Enum):
 
 EMPTY_KWARGS: Mapping[str, Any] = MappingProxyType({})
 EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
+# Cron's small base environment: what a task with `inherit_environment: false`
+# gets from the scheduler's. These variables are never a task's secret, even
+# when a task takes one through "${NAME}" ("${PATH}:/opt/bin"): every task needs them.
+BASE_ENVIRONMENT_NAMES = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ")
+DEFAULT_SHELL = "/bin/sh"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +72,17 @@ class Task:
             attempt, capped at retry_max_delay_seconds.
         misfire_grace_seconds: a run starting later than this is `missed`
             instead of run; None runs late runs anyway.
-        env: extra environment variables (resolved secrets: never printed,
-            hence left out of the repr).
+        env: extra environment variables, resolved (left out of the repr).
+        secret_names: the scheduler's environment variables this task takes
+            through "${NAME}" in `env`: its secrets, which the other tasks do
+            not inherit (see `inherit_environment`).
+        secret_values: the values hidden as "***" wherever output is shown:
+            env values taken from the scheduler's environment, the variables
+            they took, and values of keys named like a secret (TOKEN, KEY, ...).
+        inherit_environment: what a shell task inherits from the scheduler's
+            environment: None (the default) all of it except the other tasks'
+            secret names; True all of it; False only `BASE_ENVIRONMENT_NAMES`.
+        shell: the shell that runs a command string (`shell -c command`).
         cwd: working directory of a shell task.
         args, kwargs: arguments for a python callable.
         target: the imported python callable (None for shell tasks).
@@ -91,6 +105,10 @@ class Task:
     retry_max_delay_seconds: float = 300.0
     misfire_grace_seconds: float | None = None
     env: Mapping[str, str] = field(default_factory=lambda: EMPTY_ENV, repr=False)
+    secret_names: frozenset[str] = frozenset()
+    secret_values: frozenset[str] = field(default=frozenset(), repr=False)
+    inherit_environment: bool | None = None
+    shell: str = DEFAULT_SHELL
     cwd: str | None = None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=lambda: EMPTY_KWARGS)
@@ -103,6 +121,32 @@ class Task:
 
 
 @dataclass(frozen=True, slots=True)
+class Secrets:
+    """Every secret of every task the scheduler knows, handed to each run.
+
+    Attributes:
+        names: the scheduler's variables some task takes through "${NAME}".
+        values: every task's `secret_values` (left out of the repr).
+    """
+
+    names: frozenset[str] = frozenset()
+    values: frozenset[str] = field(default=frozenset(), repr=False)
+
+    @classmethod
+    def of(cls, tasks: Iterable[Task]) -> Secrets:
+        """The union of the secrets of `tasks`."""
+        names: set[str] = set()
+        values: set[str] = set()
+        for task in tasks:
+            names |= task.secret_names
+            values |= task.secret_values
+        return cls(frozenset(names), frozenset(values))
+
+
+NO_SECRETS = Secrets()
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     """One planned execution of a task, handed from the engine to the executor.
 
@@ -112,6 +156,8 @@ class Run:
         planned_at: the wall-clock time the run was planned for.
         planned_monotonic: the same instant on the engine's monotonic clock.
         attempt: 1 for the first attempt, 2 for the first retry, ...
+        secrets: the secrets of all the scheduler's tasks when the run was
+            made: withheld from its environment, hidden in its output.
     """
 
     task: Task
@@ -119,6 +165,7 @@ class Run:
     planned_at: datetime
     planned_monotonic: float
     attempt: int = 1
+    secrets: Secrets = field(default=NO_SECRETS, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +174,8 @@ class RunContext:
 
     Attributes:
         task_id, run_number, attempt, planned_at: which run this is.
-        env: the task's resolved `env` mapping (its values are secrets: they
-            are left out of the repr).
+        env: the task's resolved `env` mapping (it may hold secrets: it is
+            left out of the repr).
     """
 
     task_id: str
@@ -151,7 +198,7 @@ class RunResult:
         error: a one-line summary of the exception or the reason, "" on success.
         attempt: which attempt of the run this is (1 unless retried).
         stdout_tail, stderr_tail: the last `OUTPUT_TAIL_BYTES` of a shell
-            task's output, with the task's env values replaced by "***".
+            task's output, with every secret value replaced by "***".
     """
 
     task_id: str

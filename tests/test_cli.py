@@ -155,7 +155,8 @@ def test_check_prints_each_problem_on_one_line_and_exits_2(
     assert completed.stdout.splitlines() == [
         f"{config}: 1 valid task (1 enabled), 1 problem",
         "  ok  shell  every 5 seconds  enabled",
-        f'{config}: task #1 "backup": interval_seconds: expected a number > 0, '
+        f'{config}: task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), '
         'found "10" (a string)',
     ]
 
@@ -185,7 +186,8 @@ def test_run_of_an_unknown_task_exits_2_and_lists_the_known_ids() -> None:
 
     assert (completed.returncode, completed.stdout) == (2, "")
     assert completed.stderr == ('config/tasks.json: no task "unknown"; '
-                                "known task ids: hello, disk_usage, weekday_report, month_end, nightly_backup\n")
+                                "known task ids: hello, disk_usage, weekday_report, month_end, "
+                                "nightly_backup\n")
 
 
 # -- bad input ----------------------------------------------------------------------
@@ -198,6 +200,64 @@ def test_missing_config_file_exits_2_with_one_line_and_no_traceback(tmp_path: Pa
 
     assert (completed.returncode, completed.stdout) == (2, "")
     assert completed.stderr == f"{missing}: no such file (give another one with --config PATH)\n"
+
+
+def test_check_reports_an_entry_point_module_that_exits_at_import_and_exits_2(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [
+        shell_task_entry("ok", "true", 60),
+        {"task_id": "script", "task_type": "python", "entry_point": "cli_exiting_script:main",
+         "interval_seconds": 60}]})
+    (config.parent / "cli_exiting_script.py").write_text(
+        "import argparse\n"
+        "parser = argparse.ArgumentParser(prog='script.py')\n"
+        "parser.add_argument('target')\n"
+        "arguments = parser.parse_args()\n")
+
+    completed = run_cli("--check", "--config", config)
+
+    assert completed.returncode == 2
+    assert completed.stdout.splitlines() == [
+        f"{config}: 1 valid task (1 enabled), 1 problem",
+        "  ok  shell  every minute  enabled",
+        # argparse read the scheduler's own command line: its error says so.
+        f'{config}: task #2 "script": entry_point: importing "cli_exiting_script" raised '
+        'SystemExit(2); its last line on stderr: "script.py: error: unrecognized arguments: '
+        '--check --config"']
+    assert "usage:" not in completed.stdout + completed.stderr
+
+
+EXTREME_PROBLEM = ('task #1 "huge": interval_seconds: expected a number > 0 and <= 315360000 '
+                   "(10 years), found 300000000000.0")
+
+
+@pytest.mark.parametrize("mode, status, last_line", [
+    (["--check"], 2, "  last  shell  once at 9999-12-31 23:59:00+00:00  enabled"),  # listed
+    (["--next", "2"], 0, "  9999-12-31 23:59:00+00:00"),
+    (["--simulate", "1d"], 0, "last  0 runs"),
+    (["--run", "last"], 0, None),
+    (["--duration", "0.2"], 0, None),
+], ids=["check", "next", "simulate", "run", "duration"])
+def test_huge_interval_and_an_at_in_year_9999_end_in_one_line_problems_in_every_mode(
+        write_config: Callable[..., Path], mode: list[str], status: int,
+        last_line: str | None) -> None:
+    config = write_config({"scheduler": {"timezone": "UTC"}, "tasks": [
+        shell_task_entry("huge", "true", 3e11),
+        {"task_id": "last", "task_type": "shell", "entry_point": "true",
+         "at": "9999-12-31T23:59:00", "jitter_seconds": 315360000}]})
+
+    completed = run_cli(*mode, "--config", config)
+
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == status
+    assert "Traceback" not in output and "OverflowError" not in output
+    problem_lines = [line for line in output.splitlines() if EXTREME_PROBLEM in line]
+    assert [line.partition(f"{config}: ")[2] for line in problem_lines] in (
+        [EXTREME_PROBLEM], [EXTREME_PROBLEM + " (task skipped)"])
+    if last_line is not None:
+        assert last_line in completed.stdout.splitlines()
+    if mode[0] == "--run":
+        assert re.fullmatch(r"task last: succeeded in \d+\.\d\ds\n", completed.stdout)
 
 
 def test_invalid_json_exits_2_naming_line_and_column(write_config: Callable[..., Path]) -> None:
@@ -226,7 +286,7 @@ def test_strict_refuses_a_config_with_one_bad_task(write_config: Callable[..., P
 
     assert (completed.returncode, completed.stdout) == (2, "")
     assert completed.stderr == (f'{config}: task #1 "bad": interval_seconds: '
-                                "expected a number > 0, found 0\n")
+                                "expected a number > 0 and <= 315360000 (10 years), found 0\n")
 
 
 def test_without_strict_a_bad_task_is_logged_and_the_valid_tasks_run(
@@ -239,7 +299,8 @@ def test_without_strict_a_bad_task_is_logged_and_the_valid_tasks_run(
     assert completed.returncode == 0
     messages = log_messages(completed.stderr)
     assert messages[0] == (f'{config}: task #1 "bad": interval_seconds: '
-                           "expected a number > 0, found 0 (task skipped)")
+                           "expected a number > 0 and <= 315360000 (10 years), found 0 (task "
+                           "skipped)")
     assert "task ok | ran" in messages
 
 

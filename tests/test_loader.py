@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from configure_task_scheduler import examples
+from configure_task_scheduler.config import fields, loader
 from configure_task_scheduler.config.loader import (
     LoadedConfig,
     SchedulerSettings,
@@ -37,7 +38,8 @@ PYTHON_RULE = '"package.module:function" or "package.module.function"'
 TASK_KEYS = ("task_id, task_name, description, enabled, task_type, entry_point, args, kwargs, "
              "interval_seconds, align, cron, at, timezone, jitter_seconds, run_on_start, "
              "timeout_seconds, max_instances, retries, retry_delay_seconds, retry_backoff, "
-             "retry_max_delay_seconds, misfire_grace_seconds, env, cwd")
+             "retry_max_delay_seconds, misfire_grace_seconds, env, inherit_environment, "
+             "shell, cwd")
 HELLO = "configure_task_scheduler.examples:say_hello"
 DROP = object()  # a field value meaning "leave this field out of the task"
 
@@ -161,7 +163,8 @@ def test_file_is_named_as_given_in_messages(write_config: WriteConfig, tmp_path:
     config = load_config("tasks.json")
 
     assert problem_lines(config) == [
-        'tasks.json: task #1 "backup": interval_seconds: expected a number > 0, found 0']
+        'tasks.json: task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 '
+        '(10 years), found 0']
 
 
 def test_dollar_schema_key_is_accepted_at_top_level(write_config: WriteConfig) -> None:
@@ -264,28 +267,32 @@ def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
 
 
 @pytest.mark.parametrize("scheduler, message", [
-    ({"max_workers": 0}, "max_workers: expected an integer >= 1, found 0"),
-    ({"max_workers": -2}, "max_workers: expected an integer >= 1, found -2"),
-    ({"max_workers": 2.0}, "max_workers: expected an integer >= 1, found 2.0"),
-    ({"max_workers": "4"}, 'max_workers: expected an integer >= 1, found "4" (a string)'),
-    ({"max_workers": True}, "max_workers: expected an integer >= 1, found true (a boolean)"),
-    ({"max_workers": None}, "max_workers: expected an integer >= 1, found null"),
+    ({"max_workers": 0}, "max_workers: expected an integer from 1 to 1000, found 0"),
+    ({"max_workers": -2}, "max_workers: expected an integer from 1 to 1000, found -2"),
+    ({"max_workers": 2.0}, "max_workers: expected an integer from 1 to 1000, found 2.0"),
+    ({"max_workers": "4"}, 'max_workers: expected an integer from 1 to 1000, found "4" (a string)'),
+    ({"max_workers": True}, "max_workers: expected an integer from 1 to 1000, found true (a "
+                            "boolean)"),
+    ({"max_workers": None}, "max_workers: expected an integer from 1 to 1000, found null"),
     ({"shutdown_timeout_seconds": -1},
-     "shutdown_timeout_seconds: expected a number >= 0, found -1"),
+     "shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found -1"),
     ({"shutdown_timeout_seconds": "10"},
-     'shutdown_timeout_seconds: expected a number >= 0, found "10" (a string)'),
+     'shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found "10" (a '
+     'string)'),
     ({"shutdown_timeout_seconds": False},
-     "shutdown_timeout_seconds: expected a number >= 0, found false (a boolean)"),
+     "shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found false (a "
+     "boolean)"),
     ({"shutdown_timeout_seconds": float("inf")},
-     "shutdown_timeout_seconds: expected a number >= 0, found Infinity"),
+     "shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found Infinity"),
     ({"shutdown_timeout_seconds": float("nan")},
-     "shutdown_timeout_seconds: expected a number >= 0, found NaN"),
+     "shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found NaN"),
     ({"max_worker": 2}, '"max_worker": unknown key, did you mean "max_workers"?'),
     ({"workers": 2}, '"workers": unknown key, did you mean "max_workers"?'),
     ({"reload_interval_seconds": -1},
-     "reload_interval_seconds: expected a number >= 0, found -1"),
+     "reload_interval_seconds: expected a number from 0 to 315360000 (10 years), found -1"),
     ({"reload_interval_seconds": "2"},
-     'reload_interval_seconds: expected a number >= 0, found "2" (a string)'),
+     'reload_interval_seconds: expected a number from 0 to 315360000 (10 years), found "2" (a '
+     'string)'),
     ({"threads": 2},
      '"threads": unknown key, known keys: max_workers, shutdown_timeout_seconds, timezone, '
      "reload_interval_seconds"),
@@ -314,8 +321,9 @@ def test_problems_in_scheduler_and_defaults_are_reported_together(
                          "defaults": {"intervall_seconds": 5}, "tasks": []})
 
     assert config_error_lines(path) == [
-        f"{path}: scheduler: max_workers: expected an integer >= 1, found 0",
-        f"{path}: scheduler: shutdown_timeout_seconds: expected a number >= 0, found -1",
+        f"{path}: scheduler: max_workers: expected an integer from 1 to 1000, found 0",
+        f"{path}: scheduler: shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 "
+        f"years), found -1",
         f'{path}: defaults: "intervall_seconds": unknown key, did you mean "interval_seconds"?',
     ]
 
@@ -359,11 +367,13 @@ def test_bad_value_from_defaults_says_set_in_defaults(write_config: WriteConfig)
     config = load_config(path)
 
     assert problem_lines(config) == [
-        f'{path}: task #1 "a": interval_seconds: expected a number > 0, found "10" (a string)'
+        f'{path}: task #1 "a": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found "10" (a string)'
         " (set in defaults)",
         f'{path}: task #1 "a": enabled: expected true or false, found "false" (a string)'
         " (set in defaults)",
-        f'{path}: task #2 "b": interval_seconds: expected a number > 0, found "10" (a string)'
+        f'{path}: task #2 "b": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found "10" (a string)'
         " (set in defaults)",
     ]
     assert config.tasks == []
@@ -378,7 +388,8 @@ def test_task_that_overrides_a_bad_default_still_loads(write_config: WriteConfig
 
     assert task_ids(config) == ["a"]
     assert problem_lines(config) == [
-        f'{path}: task #2 "b": timeout_seconds: expected a number > 0 or null, found 0'
+        f'{path}: task #2 "b": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), '
+        f'or null, found 0'
         " (set in defaults)"]
 
 
@@ -480,23 +491,32 @@ INVALID_TASK_CASES = [
     (shell_entry(interval_seconds=DROP),
      'task #1 "backup": expected exactly one schedule (interval_seconds, cron, at), found none'),
     (shell_entry(interval_seconds="10"),
-     'task #1 "backup": interval_seconds: expected a number > 0, found "10" (a string)'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     '"10" (a string)'),
     (shell_entry(interval_seconds=0),
-     'task #1 "backup": interval_seconds: expected a number > 0, found 0'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     '0'),
     (shell_entry(interval_seconds=-5.5),
-     'task #1 "backup": interval_seconds: expected a number > 0, found -5.5'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     '-5.5'),
     (shell_entry(interval_seconds=True),
-     'task #1 "backup": interval_seconds: expected a number > 0, found true (a boolean)'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     'true (a boolean)'),
     (shell_entry(interval_seconds=None),
-     'task #1 "backup": interval_seconds: expected a number > 0, found null'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     'null'),
     (shell_entry(interval_seconds=[10]),
-     'task #1 "backup": interval_seconds: expected a number > 0, found [10] (a list)'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     '[10] (a list)'),
     (shell_entry(interval_seconds=float("nan")),
-     'task #1 "backup": interval_seconds: expected a number > 0, found NaN'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     'NaN'),
     (shell_entry(interval_seconds=float("inf")),
-     'task #1 "backup": interval_seconds: expected a number > 0, found Infinity'),
+     'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found '
+     'Infinity'),
     (shell_entry(interval_seconds=10 ** 400),
-     f'task #1 "backup": interval_seconds: expected a number > 0, found 1{"0" * 36}...'),
+     f'task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 years), '
+     f'found 1{"0" * 36}...'),
     # run_on_start
     (shell_entry(run_on_start="yes"),
      'task #1 "backup": run_on_start: expected true or false, found "yes" (a string)'),
@@ -504,15 +524,20 @@ INVALID_TASK_CASES = [
      'task #1 "backup": run_on_start: expected true or false, found 1'),
     # timeout_seconds
     (shell_entry(timeout_seconds=0),
-     'task #1 "backup": timeout_seconds: expected a number > 0 or null, found 0'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found 0'),
     (shell_entry(timeout_seconds=-1),
-     'task #1 "backup": timeout_seconds: expected a number > 0 or null, found -1'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found -1'),
     (shell_entry(timeout_seconds="30"),
-     'task #1 "backup": timeout_seconds: expected a number > 0 or null, found "30" (a string)'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found "30" (a string)'),
     (shell_entry(timeout_seconds=False),
-     'task #1 "backup": timeout_seconds: expected a number > 0 or null, found false (a boolean)'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found false (a boolean)'),
     (shell_entry(timeout_seconds=float("inf")),
-     'task #1 "backup": timeout_seconds: expected a number > 0 or null, found Infinity'),
+     'task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 years), or '
+     'null, found Infinity'),
     # unknown keys
     (shell_entry(intervall_seconds=5),
      'task #1 "backup": "intervall_seconds": unknown key, did you mean "interval_seconds"?'),
@@ -570,7 +595,7 @@ def test_invalid_task_field_is_one_problem_and_the_task_is_skipped(
     shell_entry(entry_point=["true"]),
     python_entry(entry_point="configure_task_scheduler.examples.say_hello"),
     python_entry(args=[], kwargs={"name": "you"}),
-    python_entry(args=["you", 1, None, [2], {"k": True}]),
+    python_entry(args=[{"you": [1, None, [2], {"k": True}]}]),
 ], ids=["id-one-char", "id-every-kind-of-char", "id-64-chars", "empty-name-and-description",
         "disabled", "run-on-start", "tiny-interval", "year-interval", "fractional-timeout",
         "null-timeout", "shell-one-word-list", "python-dotted-form", "python-kwargs",
@@ -594,8 +619,9 @@ def test_boolean_true_is_not_accepted_as_a_number(write_config: WriteConfig) -> 
 
     assert problem_lines(load_config(path)) == [
         f'{path}: task #1 "backup": interval_seconds: '
-        'expected a number > 0, found true (a boolean)',
-        f'{path}: task #1 "backup": timeout_seconds: expected a number > 0 or null, '
+        'expected a number > 0 and <= 315360000 (10 years), found true (a boolean)',
+        f'{path}: task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), or null, '
         "found true (a boolean)",
     ]
 
@@ -616,9 +642,11 @@ def test_every_problem_of_a_task_is_reported_not_just_the_first(
         f'{path}: task #1 "backup": "intervall_seconds": unknown key, '
         'did you mean "interval_seconds"?',
         f'{path}: task #1 "backup": entry_point: expected {SHELL_RULE}, found [] (a list)',
-        f'{path}: task #1 "backup": expected exactly one schedule (interval_seconds, cron, at), found none',
+        f'{path}: task #1 "backup": expected exactly one schedule (interval_seconds, cron, at), '
+        f'found none',
         f'{path}: task #1 "backup": enabled: expected true or false, found "yes" (a string)',
-        f'{path}: task #1 "backup": timeout_seconds: expected a number > 0 or null, found -1',
+        f'{path}: task #1 "backup": timeout_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), or null, found -1',
         f'{path}: task #1 "backup": args: only python tasks take args; this is a shell task',
     ]
 
@@ -642,7 +670,7 @@ def test_problem_names_the_task_by_its_one_based_position_and_id(
 
     assert problem_lines(load_config(path)) == [
         f'{path}: task #3 "backup": interval_seconds: '
-        'expected a number > 0, found "10" (a string)']
+        'expected a number > 0 and <= 315360000 (10 years), found "10" (a string)']
 
 
 def test_invalid_tasks_are_skipped_and_valid_ones_still_load_in_file_order(
@@ -655,7 +683,8 @@ def test_invalid_tasks_are_skipped_and_valid_ones_still_load_in_file_order(
 
     assert task_ids(config) == ["a", "c", "e"]
     assert problem_lines(config) == [
-        f'{path}: task #2 "b": interval_seconds: expected a number > 0, found 0',
+        f'{path}: task #2 "b": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found 0',
         f'{path}: task #4 "d": enabled: expected true or false, found "no" (a string)',
     ]
 
@@ -702,7 +731,8 @@ def test_duplicate_of_an_invalid_task_is_reported_in_the_same_pass(
 
     assert config.tasks == []
     assert problem_lines(config) == [
-        f'{path}: task #1 "a": interval_seconds: expected a number > 0, found 0',
+        f'{path}: task #1 "a": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found 0',
         f'{path}: task #2 "a": task_id: duplicate of task #1; this task is skipped',
     ]
 
@@ -850,10 +880,10 @@ def test_toml_task_problems_read_like_json_ones(write_config: WriteConfig) -> No
 
     assert problem_lines(load_config(path)) == [
         f'{path}: task #1 "backup": interval_seconds: '
-        'expected a number > 0, found "10" (a string)',
+        'expected a number > 0 and <= 315360000 (10 years), found "10" (a string)',
         f'{path}: task #1 "backup": enabled: expected true or false, found "false" (a string)',
         f'{path}: task #1 "backup": timeout_seconds: '
-        'expected a number > 0 or null, found Infinity',
+        'expected a number > 0 and <= 315360000 (10 years), or null, found Infinity',
     ]
 
 
@@ -1021,8 +1051,197 @@ def test_import_problem_is_reported_with_the_task_other_problems(
     assert problem_lines(load_config(path)) == [
         f'{path}: task #1 "backup": entry_point: cannot import module "loader_no_such_module": '
         "ModuleNotFoundError: No module named 'loader_no_such_module'",
-        f'{path}: task #1 "backup": interval_seconds: expected a number > 0, found 0',
+        f'{path}: task #1 "backup": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found 0',
     ]
+
+
+@pytest.mark.parametrize("source, message", [
+    ("import sys\nsys.exit(2)\n", 'importing "loader_jobs_exits" raised SystemExit(2)'),
+    ("import sys\nsys.exit()\n", 'importing "loader_jobs_exits" raised SystemExit()'),
+    ("raise KeyboardInterrupt\n", 'importing "loader_jobs_exits" raised KeyboardInterrupt()'),
+    ("import argparse\nparser = argparse.ArgumentParser(prog='script.py')\n"
+     "parser.add_argument('target')\nparser.parse_args([])\n",
+     'importing "loader_jobs_exits" raised SystemExit(2); its last line on stderr: '
+     '"script.py: error: the following arguments are required: target"'),
+], ids=["sys-exit-2", "sys-exit", "keyboard-interrupt", "argparse-usage-error"])
+def test_module_raising_any_base_exception_at_import_is_a_problem_of_its_task(
+        write_config: WriteConfig, write_module: Callable[..., Path],
+        capfd: pytest.CaptureFixture[str], source: str, message: str) -> None:
+    write_module("loader_jobs_exits", source)
+    path = write_config([shell_entry(task_id="ok"),
+                         python_entry(entry_point="loader_jobs_exits:run")])
+
+    config = load_config(path)
+
+    assert problem_lines(config) == [f'{path}: task #2 "backup": entry_point: {message}']
+    assert task_ids(config) == ["ok"]
+    assert capfd.readouterr() == ("", "")  # the module's usage line reached nobody
+
+
+ARGUMENTS_SOURCE = (
+    "def greet(name):\n    pass\n"
+    "def report(day, context, *, level='info'):\n    pass\n"
+    "def keyword(*, mode):\n    pass\n"
+    "def anything(*args, **kwargs):\n    pass\n"
+    "def only_position(first, /):\n    pass\n")
+
+
+@pytest.mark.parametrize("function, args, kwargs, field, message", [
+    ("greet", [1, 2, 3], None, "args",
+     "expected at most 1 positional argument for loader_jobs_args:greet(name), found 3"),
+    ("greet", None, None, "args",
+     'no value for the parameter "name" of loader_jobs_args:greet(name)'),
+    ("greet", None, {"nmae": "x"}, "kwargs",
+     'loader_jobs_args:greet(name) has no parameter "nmae" to pass by keyword'),
+    ("greet", ["x"], {"name": "y"}, "kwargs",
+     '"name" is given both by position (args) and by name for loader_jobs_args:greet(name)'),
+    ("report", [1, 2], None, "args",
+     "expected at most 1 positional argument for "
+     "loader_jobs_args:report(day, context, *, level='info'), found 2"),
+    ("report", [1], {"context": 2}, "kwargs",
+     '"context" is passed by the scheduler (a RunContext) to '
+     "loader_jobs_args:report(day, context, *, level='info'); rename this argument"),
+    ("keyword", None, None, "kwargs",
+     'no value for the parameter "mode" of loader_jobs_args:keyword(*, mode)'),
+    ("keyword", [1], {"mode": 1}, "args",
+     "expected at most 0 positional arguments for loader_jobs_args:keyword(*, mode), found 1"),
+    ("only_position", None, {"first": 1}, "kwargs",
+     'loader_jobs_args:only_position(first, /) has no parameter "first" to pass by keyword'),
+], ids=["too-many", "missing", "unknown-keyword", "twice", "context-is-not-positional",
+        "context-given", "missing-keyword-only", "positional-to-keyword-only",
+        "positional-only-by-name"])
+def test_arguments_that_do_not_fit_the_signature_are_a_problem(
+        write_config: WriteConfig, write_module: Callable[..., Path], function: str,
+        args: Any, kwargs: Any, field: str, message: str) -> None:
+    write_module("loader_jobs_args", ARGUMENTS_SOURCE)
+    fields = {name: value for name, value in (("args", args), ("kwargs", kwargs))
+              if value is not None}
+    path = write_config([python_entry(entry_point=f"loader_jobs_args:{function}", **fields)])
+
+    assert problem_lines(load_config(path)) == [f'{path}: task #1 "backup": {field}: {message}']
+
+
+@pytest.mark.parametrize("function, args, kwargs", [
+    ("greet", ["you"], None), ("greet", None, {"name": "you"}),
+    ("report", ["monday"], {"level": "debug"}), ("keyword", None, {"mode": "x"}),
+    ("anything", [1, 2, 3], {"a": 1}), ("only_position", [1], None),
+], ids=["positional", "by-name", "context-left-to-the-scheduler", "keyword-only",
+        "catch-alls", "positional-only"])
+def test_arguments_that_fit_the_signature_load(
+        write_config: WriteConfig, write_module: Callable[..., Path], function: str,
+        args: Any, kwargs: Any) -> None:
+    write_module("loader_jobs_args", ARGUMENTS_SOURCE)
+    fields = {name: value for name, value in (("args", args), ("kwargs", kwargs))
+              if value is not None}
+    config = load_config(write_config([python_entry(
+        entry_point=f"loader_jobs_args:{function}", **fields)]))
+
+    assert problem_lines(config) == []
+
+
+def test_arguments_from_defaults_that_do_not_fit_say_set_in_defaults(
+        write_config: WriteConfig, write_module: Callable[..., Path]) -> None:
+    write_module("loader_jobs_args", ARGUMENTS_SOURCE)
+    path = write_config({"defaults": {"args": [1, 2]},
+                         "tasks": [python_entry(entry_point="loader_jobs_args:greet")]})
+
+    assert problem_lines(load_config(path)) == [
+        f'{path}: task #1 "backup": args: expected at most 1 positional argument for '
+        "loader_jobs_args:greet(name), found 2 (set in defaults)"]
+
+
+# --- Ranges: every number has a stated one ----------------------------------------------------
+
+TEN_YEARS = "315360000 (10 years)"
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("interval_seconds", 315360000.5, f"a number > 0 and <= {TEN_YEARS}"),
+    ("interval_seconds", 3e11, f"a number > 0 and <= {TEN_YEARS}"),
+    ("timeout_seconds", 1e20, f"a number > 0 and <= {TEN_YEARS}, or null"),
+    ("jitter_seconds", 315360001, f"a number from 0 to {TEN_YEARS}"),
+    ("retry_delay_seconds", 1e300, f"a number from 0 to {TEN_YEARS}"),
+    ("retry_max_delay_seconds", 4e8, f"a number from 0 to {TEN_YEARS}"),
+    ("misfire_grace_seconds", 4e8, f"a number from 0 to {TEN_YEARS}, or null"),
+    ("retry_backoff", 101, "a number from 1 to 100"),
+    ("max_instances", 10001, "an integer from 1 to 10000"),
+    ("retries", 10**12, "an integer from 0 to 10000"),
+], ids=lambda value: str(value))
+def test_number_beyond_its_stated_range_is_a_problem(
+        write_config: WriteConfig, name: str, value: Any, expected: str) -> None:
+    path = write_config([shell_entry(**{name: value})])
+    found = json.dumps(value)
+
+    assert problem_lines(load_config(path)) == [
+        f'{path}: task #1 "backup": {name}: expected {expected}, found {found}']
+
+
+@pytest.mark.parametrize("name, value", [
+    ("interval_seconds", 315360000), ("timeout_seconds", 315360000),
+    ("jitter_seconds", 315360000), ("retry_delay_seconds", 315360000),
+    ("retry_max_delay_seconds", 315360000), ("misfire_grace_seconds", 315360000),
+    ("retry_backoff", 100), ("max_instances", 10000), ("retries", 10000),
+], ids=lambda value: str(value))
+def test_number_at_the_top_of_its_range_loads(write_config: WriteConfig, name: str,
+                                              value: Any) -> None:
+    assert problem_lines(load_config(write_config([shell_entry(**{name: value})]))) == []
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("max_workers", 1001, "an integer from 1 to 1000"),
+    ("shutdown_timeout_seconds", 1e12, f"a number from 0 to {TEN_YEARS}"),
+    ("reload_interval_seconds", 1e12, f"a number from 0 to {TEN_YEARS}"),
+], ids=lambda value: str(value))
+def test_scheduler_number_beyond_its_stated_range_is_a_problem(
+        write_config: WriteConfig, name: str, value: Any, expected: str) -> None:
+    path = write_config({"scheduler": {name: value}, "tasks": []})
+
+    assert config_error_lines(path) == [
+        f"{path}: scheduler: {name}: expected {expected}, found {json.dumps(value)}"]
+
+
+@pytest.mark.parametrize("at, zone", [
+    ("9999-12-31T23:59:00+00:00", "Pacific/Kiritimati"),
+    ("9999-12-31T23:59:00", "America/Adak"),
+    ("0001-01-01T00:30:00+14:00", "UTC"),
+    ("0001-01-01T00:00:00", "Asia/Tokyo"),
+], ids=["after-9999-in-a-zone-ahead", "after-9999-in-utc", "before-year-1-in-utc",
+        "before-year-1-from-a-zone-ahead"])
+def test_at_that_falls_outside_years_1_to_9999_in_its_zone_is_a_problem(
+        write_config: WriteConfig, at: str, zone: str) -> None:
+    path = write_config([shell_entry(interval_seconds=DROP, at=at, timezone=zone)])
+
+    assert problem_lines(load_config(path)) == [
+        f'{path}: task #1 "backup": at: "{at}" in time zone {zone} falls outside the years '
+        "1 to 9999"]
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:00", "0001-01-01T00:00:00"])
+def test_at_at_the_ends_of_the_representable_years_loads_in_its_own_zone(
+        write_config: WriteConfig, at: str) -> None:
+    path = write_config([shell_entry(interval_seconds=DROP, at=at, timezone="UTC")])
+
+    assert problem_lines(load_config(path)) == []
+
+
+def test_default_texts_name_the_dataclass_defaults() -> None:
+    """One source for defaults: the dataclasses; the help texts (and the schema) follow them."""
+    task_texts = {name: text for name, text in loader.TASK_FIELDS.items() if "default " in text
+                  and name in fields.TASK_DEFAULTS}
+    assert sorted(task_texts) == [
+        "enabled", "jitter_seconds", "max_instances", "misfire_grace_seconds", "retries",
+        "retry_backoff",
+        "retry_delay_seconds", "retry_max_delay_seconds", "run_on_start", "shell",
+        "timeout_seconds"]
+    for name, text in task_texts.items():
+        value = fields.TASK_DEFAULTS[name]
+        shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            else json.dumps(value)
+        assert f"default {shown}" in text, name
+    settings = loader.SchedulerSettings()
+    for name in ("max_workers", "shutdown_timeout_seconds", "reload_interval_seconds"):
+        assert f"default {getattr(settings, name):g}" in loader.SCHEDULER_FIELDS[name], name
 
 
 # --- Schedules: cron, at, align, jitter, time zones ------------------------------------------
@@ -1201,7 +1420,8 @@ def test_jitter_seconds_that_is_not_a_number_at_least_zero_is_a_problem(
     path = write_config([shell_entry(jitter_seconds=jitter)])
 
     assert problem_lines(load_config(path)) == [
-        f'{path}: task #1 "backup": jitter_seconds: expected a number >= 0, found {found}']
+        f'{path}: task #1 "backup": jitter_seconds: expected a number from 0 to 315360000 (10 '
+        f'years), found {found}']
 
 
 # --- The compact form: name, command, schedule ------------------------------------------------
@@ -1323,44 +1543,58 @@ def test_policy_fields_load_onto_the_task_from_the_task_or_its_defaults(
 
 
 INVALID_POLICY_CASES = [
-    pytest.param("max_instances", 0, "an integer >= 1", "0", id="max-instances-zero"),
-    pytest.param("max_instances", -1, "an integer >= 1", "-1", id="max-instances-negative"),
-    pytest.param("max_instances", 2.0, "an integer >= 1", "2.0", id="max-instances-float"),
-    pytest.param("max_instances", "2", "an integer >= 1", '"2" (a string)',
+    pytest.param("max_instances", 0, "an integer from 1 to 10000", "0", id="max-instances-zero"),
+    pytest.param("max_instances", -1, "an integer from 1 to "
+                                      "10000", "-1", id="max-instances-negative"),
+    pytest.param("max_instances", 2.0, "an integer from 1 to "
+                                       "10000", "2.0", id="max-instances-float"),
+    pytest.param("max_instances", "2", "an integer from 1 to 10000", '"2" (a string)',
                  id="max-instances-string"),
-    pytest.param("max_instances", True, "an integer >= 1", "true (a boolean)",
+    pytest.param("max_instances", True, "an integer from 1 to 10000", "true (a boolean)",
                  id="max-instances-boolean"),
-    pytest.param("max_instances", None, "an integer >= 1", "null", id="max-instances-null"),
-    pytest.param("retries", -1, "an integer >= 0", "-1", id="retries-negative"),
-    pytest.param("retries", 1.5, "an integer >= 0", "1.5", id="retries-fraction"),
-    pytest.param("retries", "3", "an integer >= 0", '"3" (a string)', id="retries-string"),
-    pytest.param("retries", False, "an integer >= 0", "false (a boolean)",
+    pytest.param("max_instances", None, "an integer from 1 to "
+                                        "10000", "null", id="max-instances-null"),
+    pytest.param("retries", -1, "an integer from 0 to 10000", "-1", id="retries-negative"),
+    pytest.param("retries", 1.5, "an integer from 0 to 10000", "1.5", id="retries-fraction"),
+    pytest.param("retries", "3", "an integer from 0 to "
+                                 "10000", '"3" (a string)', id="retries-string"),
+    pytest.param("retries", False, "an integer from 0 to 10000", "false (a boolean)",
                  id="retries-boolean"),
-    pytest.param("retries", None, "an integer >= 0", "null", id="retries-null"),
-    pytest.param("retry_delay_seconds", -0.5, "a number >= 0", "-0.5",
+    pytest.param("retries", None, "an integer from 0 to 10000", "null", id="retries-null"),
+    pytest.param("retry_delay_seconds", -0.5, "a number from 0 to 315360000 (10 years)", "-0.5",
                  id="retry-delay-negative"),
-    pytest.param("retry_delay_seconds", "1", "a number >= 0", '"1" (a string)',
+    pytest.param("retry_delay_seconds", "1", "a number from 0 to 315360000 (10 "
+                                             "years)", '"1" (a string)',
                  id="retry-delay-string"),
-    pytest.param("retry_delay_seconds", None, "a number >= 0", "null", id="retry-delay-null"),
-    pytest.param("retry_delay_seconds", float("inf"), "a number >= 0", "Infinity",
+    pytest.param("retry_delay_seconds", None, "a number from 0 to 315360000 (10 "
+                                              "years)", "null", id="retry-delay-null"),
+    pytest.param("retry_delay_seconds", float("inf"), "a number from 0 to 315360000 (10 "
+                                                      "years)", "Infinity",
                  id="retry-delay-infinite"),
-    pytest.param("retry_backoff", 0.5, "a number >= 1", "0.5", id="backoff-below-one"),
-    pytest.param("retry_backoff", 0, "a number >= 1", "0", id="backoff-zero"),
-    pytest.param("retry_backoff", "2", "a number >= 1", '"2" (a string)', id="backoff-string"),
-    pytest.param("retry_backoff", True, "a number >= 1", "true (a boolean)",
+    pytest.param("retry_backoff", 0.5, "a number from 1 to 100", "0.5", id="backoff-below-one"),
+    pytest.param("retry_backoff", 0, "a number from 1 to 100", "0", id="backoff-zero"),
+    pytest.param("retry_backoff", "2", "a number from 1 to "
+                                       "100", '"2" (a string)', id="backoff-string"),
+    pytest.param("retry_backoff", True, "a number from 1 to 100", "true (a boolean)",
                  id="backoff-boolean"),
-    pytest.param("retry_max_delay_seconds", -1, "a number >= 0", "-1",
+    pytest.param("retry_max_delay_seconds", -1, "a number from 0 to 315360000 (10 years)", "-1",
                  id="max-delay-negative"),
-    pytest.param("retry_max_delay_seconds", "300", "a number >= 0", '"300" (a string)',
+    pytest.param("retry_max_delay_seconds", "300", "a number from 0 to 315360000 (10 "
+                                                   "years)", '"300" (a string)',
                  id="max-delay-string"),
-    pytest.param("retry_max_delay_seconds", None, "a number >= 0", "null", id="max-delay-null"),
-    pytest.param("misfire_grace_seconds", -1, "a number >= 0 or null", "-1",
+    pytest.param("retry_max_delay_seconds", None, "a number from 0 to 315360000 (10 "
+                                                  "years)", "null", id="max-delay-null"),
+    pytest.param("misfire_grace_seconds", -1, "a number from 0 to 315360000 (10 years), or "
+                                              "null", "-1",
                  id="misfire-negative"),
-    pytest.param("misfire_grace_seconds", "10", "a number >= 0 or null", '"10" (a string)',
+    pytest.param("misfire_grace_seconds", "10", "a number from 0 to 315360000 (10 years), or "
+                                                "null", '"10" (a string)',
                  id="misfire-string"),
-    pytest.param("misfire_grace_seconds", True, "a number >= 0 or null", "true (a boolean)",
+    pytest.param("misfire_grace_seconds", True, "a number from 0 to 315360000 (10 years), or "
+                                                "null", "true (a boolean)",
                  id="misfire-boolean"),
-    pytest.param("misfire_grace_seconds", float("nan"), "a number >= 0 or null", "NaN",
+    pytest.param("misfire_grace_seconds", float("nan"), "a number from 0 to 315360000 (10 years), "
+                                                        "or null", "NaN",
                  id="misfire-nan"),
 ]
 
@@ -1396,14 +1630,14 @@ def test_env_references_are_resolved_from_the_scheduler_environment(
     config = load_config(write_config({
         "defaults": {"env": {"FROM_DEFAULTS": "yes"}},
         "tasks": [shell_entry(env={"URL": "https://${CTS_USER}:${CTS_PASSWORD}@host/",
-                                   "PLAIN": "$CTS_USER and ${not a reference}", "EMPTY": ""}),
+                                   "PLAIN": "$$CTS_USER and $${not a reference}", "EMPTY": ""}),
                   shell_entry(task_id="other")],
     }))
 
     assert config.problems == []
     assert [dict(task.env) for task in config.tasks] == [
-        {"URL": "https://alice:s3cret-value@host/", "PLAIN": "$CTS_USER and ${not a reference}",
-         "EMPTY": ""},
+        {"FROM_DEFAULTS": "yes", "URL": "https://alice:s3cret-value@host/",
+         "PLAIN": "$CTS_USER and ${not a reference}", "EMPTY": ""},
         {"FROM_DEFAULTS": "yes"},
     ]
 
@@ -1419,23 +1653,23 @@ def test_env_of_a_task_cannot_be_changed_after_loading(write_config: WriteConfig
     pytest.param(["A=b"], "expected an object of strings, found a list", id="list"),
     pytest.param("A=b", "expected an object of strings, found a string", id="string"),
     pytest.param(None, "expected an object of strings, found null", id="null"),
-    pytest.param({"PORT": 8080}, '"PORT": expected a string, found a number', id="number"),
-    pytest.param({"ON": True}, '"ON": expected a string, found a boolean', id="boolean"),
-    pytest.param({"KEY": ["s3cret-value"]}, '"KEY": expected a string, found a list',
+    pytest.param({"PORT": 8080}, '.PORT: expected a string, found a number', id="number"),
+    pytest.param({"ON": True}, '.ON: expected a string, found a boolean', id="boolean"),
+    pytest.param({"KEY": ["s3cret-value"]}, '.KEY: expected a string, found a list',
                  id="list-value"),
-    pytest.param({"KEY": {"s3cret-value": 1}}, '"KEY": expected a string, found an object',
+    pytest.param({"KEY": {"s3cret-value": 1}}, '.KEY: expected a string, found an object',
                  id="object-value"),
     pytest.param({"A=B": "s3cret-value"},
-                 '"A=B": a variable name cannot be empty or contain "=" or a NUL character',
+                 ': "A=B": a variable name cannot be empty or contain "=" or a NUL character',
                  id="name-with-equals"),
     pytest.param({"": "s3cret-value"},
-                 '"": a variable name cannot be empty or contain "=" or a NUL character',
+                 ': "": a variable name cannot be empty or contain "=" or a NUL character',
                  id="empty-name"),
-    pytest.param({"KEY": "s3cret\u0000value"}, '"KEY": a value cannot contain a NUL character',
+    pytest.param({"KEY": "s3cret\u0000value"}, '.KEY: a value cannot contain a NUL character',
                  id="nul-in-value"),
     pytest.param({"KEY": "${" + UNSET_NAME + "}"},
-                 f'"KEY": ${{{UNSET_NAME}}} is not set in the environment the scheduler was '
-                 "started with", id="unset-reference"),
+                 f'.KEY: ${{{UNSET_NAME}}} is not set in the environment the scheduler was '
+                 f"started with (a fallback: ${{{UNSET_NAME}:-default}})", id="unset-reference"),
 ])
 @pytest.mark.usefixtures("scheduler_environment")
 def test_invalid_env_is_a_problem_that_never_shows_a_value(
@@ -1444,7 +1678,8 @@ def test_invalid_env_is_a_problem_that_never_shows_a_value(
 
     config = load_config(path)
 
-    assert problem_lines(config) == [f'{path}: task #1 "backup": env: {message}']
+    separator = ": " if message.startswith("expected") else ""
+    assert problem_lines(config) == [f'{path}: task #1 "backup": env{separator}{message}']
     assert config.tasks == []
     assert "s3cret" not in problem_lines(config)[0]
 
@@ -1454,8 +1689,9 @@ def test_every_unset_reference_of_an_env_value_is_reported(write_config: WriteCo
     path = write_config([shell_entry(env={"URL": "${CTS_USER}:${CTS_LOADER_A}@${CTS_LOADER_B}"})])
 
     assert problem_lines(load_config(path)) == [
-        f'{path}: task #1 "backup": env: "URL": ${{{name}}} is not set in the environment '
-        "the scheduler was started with" for name in ("CTS_LOADER_A", "CTS_LOADER_B")]
+        f'{path}: task #1 "backup": env.URL: ${{{name}}} is not set in the environment '
+        f"the scheduler was started with (a fallback: ${{{name}:-default}})"
+        for name in ("CTS_LOADER_A", "CTS_LOADER_B")]
 
 
 def test_relative_cwd_is_resolved_against_the_config_directory(
@@ -1497,17 +1733,35 @@ def test_cwd_on_a_python_task_is_a_problem(write_config: WriteConfig, tmp_path: 
         f'{path}: task #1 "backup": cwd: only shell tasks take cwd; this is a python task']
 
 
-def test_cwd_from_defaults_on_a_python_task_says_set_in_defaults(
+def test_shell_only_fields_from_defaults_apply_to_shell_tasks_and_pass_python_tasks_by(
         write_config: WriteConfig, tmp_path: Path) -> None:
-    path = write_config({"defaults": {"cwd": str(tmp_path)},
-                         "tasks": [shell_entry(task_id="sh"), python_entry(task_id="py")]})
+    path = write_config({"defaults": {"cwd": str(tmp_path), "shell": "/bin/sh",
+                                      "inherit_environment": False},
+                         "tasks": [shell_entry(task_id="sh"), python_entry(task_id="py"),
+                                   shell_entry(task_id="list", entry_point=["true"])]})
 
     config = load_config(path)
 
-    assert task_ids(config) == ["sh"]
-    assert problem_lines(config) == [
-        f'{path}: task #2 "py": cwd: only shell tasks take cwd; this is a python task'
-        " (set in defaults)"]
+    assert config.problems == []
+    assert [(task.task_id, task.cwd, task.shell, task.inherit_environment)
+            for task in config.tasks] == [("sh", str(tmp_path), "/bin/sh", False),
+                                          ("py", None, "/bin/sh", None),
+                                          ("list", str(tmp_path), "/bin/sh", False)]
+
+
+def test_shell_only_fields_set_on_a_python_task_itself_are_problems(
+        write_config: WriteConfig, tmp_path: Path) -> None:
+    path = write_config([python_entry(task_id="py", cwd=str(tmp_path), shell="/bin/sh",
+                                      inherit_environment=True),
+                         shell_entry(task_id="list", entry_point=["true"], shell="/bin/sh")])
+
+    assert problem_lines(load_config(path)) == [
+        f'{path}: task #1 "py": inherit_environment: only shell tasks take '
+        "inherit_environment; this is a python task",
+        f'{path}: task #1 "py": shell: only shell tasks take shell; this is a python task',
+        f'{path}: task #1 "py": cwd: only shell tasks take cwd; this is a python task',
+        f'{path}: task #2 "list": shell: only a command string runs through a shell; '
+        "this entry_point is a list"]
 
 
 # --- Reloading: unchanged entries are not validated again -------------------------------------

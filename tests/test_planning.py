@@ -334,3 +334,26 @@ def test_wall_clock_jump_back_makes_a_cron_slot_wait_longer_for_the_same_wall_ti
     # 00:01 -> 01:15:30 is 74.5 minutes.
     assert view(moved) == (1060.0 + 4470, "2026-01-01T01:15:30+01:00",
                            "2026-01-01T01:15:00+01:00", 0.0, 0, 0)
+
+
+# --- The end of time: a run at 9999-12-31 ------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Asia/Tokyo"])
+def test_jitter_of_a_run_near_year_9999_stops_where_a_datetime_ends(zone: str) -> None:
+    last = OneShotSchedule("9999-12-31T23:59:00", zone)
+    task = calendar_task(last, jitter_seconds=315_360_000)
+
+    slot = first_slot(task, now_at(0), lambda: 0.999999)
+
+    # No jitter is left: 9999-12-31 23:59 in each of these zones is past 9999-12-30 UTC.
+    assert slot is not None and slot.wall == slot.base == last.when
+
+
+def test_jitter_of_a_run_a_few_days_before_year_10000_is_cut_to_the_last_safe_day() -> None:
+    task = calendar_task(OneShotSchedule("9999-12-25T00:00:00", "UTC"),
+                         jitter_seconds=315_360_000)
+
+    slot = first_slot(task, now_at(0), lambda: 0.5)
+
+    assert slot is not None and slot.wall.isoformat() == "9999-12-27T12:00:00+00:00"

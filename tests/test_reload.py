@@ -190,7 +190,8 @@ def test_a_task_whose_new_version_is_invalid_keeps_running_with_its_old_one_unti
          "1 kept (invalid new version)"),
         "reloaded config: 0 added, 0 removed, 1 changed, 1 unchanged"]
     assert reload_messages(caplog) == [
-        ('tasks.json: task #2 "typo": interval_seconds: expected a number > 0, '
+        ('tasks.json: task #2 "typo": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+         'years), '
          'found "10" (a string) (task skipped)'),
         ('tasks.json: task #3 "new": expected exactly one schedule (interval_seconds, cron, '
          "at), found none (task skipped)"),

@@ -8,6 +8,7 @@ this process's handlers stay untouched.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from configure_task_scheduler import (
     RunEvent,
     RunStatus,
     Scheduler,
+    SchedulerSettings,
     Task,
     TaskSnapshot,
     TaskState,
@@ -39,6 +41,7 @@ from configure_task_scheduler import (
 )
 from configure_task_scheduler.config.entry_points import describe_callable
 from configure_task_scheduler.config.loader import build_config
+from configure_task_scheduler.execution import PoolExecutor
 from configure_task_scheduler.schedules import IntervalSchedule
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -99,16 +102,24 @@ def loaded_task(entry: dict[str, Any]) -> Task:
 ENTRY_POINT = describe_callable(job)  # "test_scheduler_api:job"
 
 
+def job_with_arguments(number: int, letter: str, *, b: int) -> None:
+    """A task whose arguments come from `args` and `kwargs`."""
+
+
+ARGUMENTS_ENTRY_POINT = describe_callable(job_with_arguments)
+
+
 @pytest.mark.parametrize("add, entry", [
     (lambda s: s.every(10, job),
      {"task_id": "job", "task_type": "python", "entry_point": ENTRY_POINT,
       "interval_seconds": 10}),
-    (lambda s: s.every(2.5, job, task_id="fast", timeout_seconds=5, max_instances=2,
+    (lambda s: s.every(2.5, job_with_arguments, task_id="fast", timeout_seconds=5,
+                       max_instances=2,
                        retries=3, retry_delay_seconds=0.5, run_on_start=True,
                        jitter_seconds=1, misfire_grace_seconds=30, args=[1, "a"],
                        kwargs={"b": 2}, task_name="Fast job", description="d",
                        enabled=False),
-     {"task_id": "fast", "task_type": "python", "entry_point": ENTRY_POINT,
+     {"task_id": "fast", "task_type": "python", "entry_point": ARGUMENTS_ENTRY_POINT,
       "interval_seconds": 2.5, "timeout_seconds": 5, "max_instances": 2, "retries": 3,
       "retry_delay_seconds": 0.5, "run_on_start": True, "jitter_seconds": 1,
       "misfire_grace_seconds": 30, "args": [1, "a"], "kwargs": {"b": 2},
@@ -220,11 +231,13 @@ def test_a_lambda_gets_a_valid_id(scheduler: Scheduler) -> None:
     (lambda s: s.every(10, job, timeout=5),
      ['task "job": "timeout": unknown key, did you mean "timeout_seconds"?']),
     (lambda s: s.every(0, job),
-     ['task "job": interval_seconds: expected a number > 0, found 0']),
+     ['task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found 0']),
     (lambda s: s.every("10", job),
-     ['task "job": interval_seconds: expected a number > 0, found "10" (a string)']),
+     ['task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" '
+      '(a string)']),
     (lambda s: s.every(True, job),
-     ['task "job": interval_seconds: expected a number > 0, found true (a boolean)']),
+     ['task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found true '
+      '(a boolean)']),
     (lambda s: s.cron("0 25 * * *", job),
      ['task "job": cron "0 25 * * *": hour: 25 is out of range 0-23']),
     (lambda s: s.cron("* * *", job),
@@ -234,11 +247,12 @@ def test_a_lambda_gets_a_valid_id(scheduler: Scheduler) -> None:
      ['task "job": at: expected an ISO 8601 date-time like "2026-12-24T18:00:00", '
       'found "tomorrow"']),
     (lambda s: s.every(10, job, max_instances=0, retries="3"),
-     ['task "job": max_instances: expected an integer >= 1, found 0',
-      'task "job": retries: expected an integer >= 0, found "3" (a string)']),
+     ['task "job": max_instances: expected an integer from 1 to 10000, found 0',
+      'task "job": retries: expected an integer from 0 to 10000, found "3" (a string)']),
     (lambda s: s.every("10", job, retires=1),
      ['task "job": "retires": unknown key, did you mean "retries"?',
-      'task "job": interval_seconds: expected a number > 0, found "10" (a string)']),
+      'task "job": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "10" '
+      '(a string)']),
     (lambda s: s.every(10, job, task_id="no spaces"),
      ['task "no spaces": task_id: expected a string of 1-64 letters, digits, "_", "-" or ".", '
       'found "no spaces" (a string)']),
@@ -275,7 +289,8 @@ def test_a_bad_argument_gets_the_message_a_bad_config_entry_gets(
 
     assert [str(problem) for problem in from_file] == [
         'tasks.json: task #1 "typo": "retires": unknown key, did you mean "retries"?',
-        'tasks.json: task #1 "typo": interval_seconds: expected a number > 0, '
+        'tasks.json: task #1 "typo": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        'years), '
         'found "10" (a string)']
     assert [(p.field, p.message) for p in error.value.problems] == \
         [(p.field, p.message) for p in from_file]
@@ -301,7 +316,7 @@ def test_bad_decorator_options_raise_at_once(scheduler: Scheduler) -> None:
 
     assert problems_of(error) == [
         'task "test_bad_decorator_options_raise_at_once.locals.report": '
-        "retries: expected an integer >= 0, found -1"]
+        "retries: expected an integer from 0 to 10000, found -1"]
     assert scheduler.tasks() == []
 
 
@@ -316,11 +331,12 @@ def test_a_long_qualified_name_is_cut_to_a_valid_64_character_id(
 
 
 @pytest.mark.parametrize("arguments, problem", [
-    ({"max_workers": 0}, "scheduler: max_workers: expected an integer >= 1, found 0"),
-    ({"max_workers": "4"}, 'scheduler: max_workers: expected an integer >= 1, found "4" '
+    ({"max_workers": 0}, "scheduler: max_workers: expected an integer from 1 to 1000, found 0"),
+    ({"max_workers": "4"}, 'scheduler: max_workers: expected an integer from 1 to 1000, found "4" '
                            "(a string)"),
     ({"shutdown_timeout_seconds": -1},
-     "scheduler: shutdown_timeout_seconds: expected a number >= 0, found -1"),
+     "scheduler: shutdown_timeout_seconds: expected a number from 0 to 315360000 (10 years), found "
+     "-1"),
     ({"timezone": "Mars/Base"}, 'scheduler: timezone: unknown time zone "Mars/Base"'),
 ], ids=["zero-workers", "string-workers", "negative-shutdown-timeout", "unknown-timezone"])
 def test_bad_scheduler_arguments_get_the_scheduler_section_messages(
@@ -720,7 +736,8 @@ def test_from_config_raises_with_every_problem_when_strict(
         Scheduler.from_config(str(path))
 
     assert problems_of(error) == [
-        f'{path}: task #2 "bad": interval_seconds: expected a number > 0, found "10" (a string)',
+        f'{path}: task #2 "bad": interval_seconds: expected a number > 0 and <= 315360000 (10 '
+        f'years), found "10" (a string)',
         f'{path}: task #3 "a": task_id: duplicate of task #1; this task is skipped']
 
 
@@ -733,7 +750,8 @@ def test_from_config_skips_invalid_tasks_unless_strict(
 
     assert [snapshot.task_id for snapshot in scheduler.tasks()] == ["a"]
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
-        ("ERROR", f'{path}: task #2 "bad": interval_seconds: expected a number > 0, '
+        ("ERROR", f'{path}: task #2 "bad": interval_seconds: expected a number > 0 and <= '
+                  f'315360000 (10 years), '
                   'found "10" (a string) (task skipped)')]
     scheduler.stop()
 
@@ -962,3 +980,27 @@ def test_run_forever_with_signal_handlers_stops_on_signal_and_reloads_on_sighup(
     assert (completed.returncode, completed.stderr) == (0, "")
     assert completed.stdout.splitlines() == [
         "during: stop stop reload", "tasks: step hello added", "restored: True"]
+
+
+def test_args_given_as_a_tuple_are_accepted_and_checked_against_the_signature() -> None:
+    scheduler = Scheduler()
+
+    task = scheduler.every(60, job_with_arguments, args=(1, "a"), kwargs={"b": 2})
+
+    assert (task.args, dict(task.kwargs)) == ((1, "a"), {"b": 2})
+    with pytest.raises(ConfigError, match=(
+            r'^task "other": args: expected at most 2 positional arguments for '
+            r"test_scheduler_api:job_with_arguments\(number: 'int', letter: 'str', \*, "
+            r"b: 'int'\) -> 'None', found 3$")):
+        scheduler.every(60, job_with_arguments, task_id="other", args=(1, "a", 3),
+                        kwargs={"b": 2})
+
+
+def test_constructor_defaults_are_the_scheduler_section_defaults() -> None:
+    settings = SchedulerSettings()
+    parameters = inspect.signature(Scheduler).parameters
+    executor_parameters = inspect.signature(PoolExecutor).parameters
+
+    assert (parameters["max_workers"].default, parameters["shutdown_timeout_seconds"].default,
+            executor_parameters["max_workers"].default) == (
+        settings.max_workers, settings.shutdown_timeout_seconds, settings.max_workers)

@@ -236,8 +236,8 @@ def test_unset_reference_is_reported_by_name_without_the_value_of_a_set_one(
     config = load_config(path)
 
     assert [str(problem) for problem in config.problems] == [
-        f'{path}: task #1 "x": env: "URL": ${{{UNSET}}} is not set in the environment '
-        "the scheduler was started with"]
+        f'{path}: task #1 "x": env.URL: ${{{UNSET}}} is not set in the environment '
+        f"the scheduler was started with (a fallback: ${{{UNSET}:-default}})"]
     assert config.tasks == []
 
 
@@ -253,9 +253,9 @@ def test_check_output_never_shows_an_env_value(write_config: WriteConfig) -> Non
 
     assert completed.returncode == 2
     assert completed.stdout.splitlines()[-2:] == [
-        f'{path}: task #3 "broken": env: "N": expected a string, found a number',
-        f'{path}: task #3 "broken": env: "GONE": ${{{UNSET}}} is not set in the environment '
-        "the scheduler was started with"]
+        f'{path}: task #3 "broken": env.N: expected a string, found a number',
+        f'{path}: task #3 "broken": env.GONE: ${{{UNSET}}} is not set in the environment '
+        f"the scheduler was started with (a fallback: ${{{UNSET}:-default}})"]
     output = completed.stdout + completed.stderr
     assert SECRET not in output and "literal-password-1" not in output
 
@@ -268,4 +268,20 @@ def test_run_from_the_command_line_shows_the_secret_nowhere(write_config: WriteC
     assert completed.returncode == 1
     assert re.fullmatch(r"task x: failed in \d+\.\d\ds: exit code 3\n", completed.stdout)
     assert "task x | token=***" in completed.stderr
+    assert SECRET not in completed.stdout + completed.stderr
+
+
+def test_run_from_the_command_line_withholds_and_masks_another_task_secret(
+        write_config: WriteConfig, tmp_path: Path) -> None:
+    (tmp_path / "copy.txt").write_text(SECRET)
+    path = write_config([
+        shell_entry("owner", "true"),
+        {"task_id": "other", "task_type": "shell", "interval_seconds": 60, "cwd": ".",
+         "entry_point": 'echo "inherited=${SECRET_TOKEN:-no}"; echo "copy=$(cat copy.txt)"'}])
+
+    completed = run_cli("--run", "other", "--config", path)
+
+    assert completed.returncode == 0
+    assert [line.partition("INFO    ")[2] for line in completed.stderr.splitlines()
+            if "task other |" in line] == ["task other | inherited=no", "task other | copy=***"]
     assert SECRET not in completed.stdout + completed.stderr

@@ -10,9 +10,9 @@ SECRET = "s3cr3t-value"
 
 
 def lines_of(chunks: list[bytes], max_line_bytes: int = 10,
-             secrets: dict[str, str] | None = None) -> list[str]:
+             secrets: list[str] | None = None) -> list[str]:
     logged: list[str] = []
-    logger = LineLogger(logged.append, Redactor(secrets or {}), max_line_bytes)
+    logger = LineLogger(logged.append, Redactor(secrets or []), max_line_bytes)
     for chunk in chunks:
         logger.feed(chunk)
     logger.close()
@@ -40,14 +40,14 @@ def test_line_logger_cut_never_shows_part_of_a_secret_that_crosses_it() -> None:
 
     for size in (1, 3, 7, len(line)):  # however the pipe hands it over
         chunks = [line[at:at + size] for at in range(0, len(line), size)]
-        assert lines_of(chunks, secrets={"TOKEN": SECRET}) == [
+        assert lines_of(chunks, secrets=[SECRET]) == [
             f"xxxxxx***y[... line of {len(line) - 1} bytes cut at 10]"]
 
 
 def test_line_logger_hides_secrets_and_skips_lines_nobody_wants() -> None:
     logged: list[str] = []
     wanted = [True]
-    logger = LineLogger(logged.append, Redactor({"TOKEN": SECRET}), 100, lambda: wanted[0])
+    logger = LineLogger(logged.append, Redactor([SECRET]), 100, lambda: wanted[0])
 
     logger.feed(f"token={SECRET}\n".encode())
     wanted[0] = False
@@ -59,7 +59,7 @@ def test_line_logger_hides_secrets_and_skips_lines_nobody_wants() -> None:
 @pytest.mark.parametrize("size", [1, 2, 5, 11, 64])
 def test_output_tail_keeps_the_last_bytes_and_never_ends_inside_a_secret(size: int) -> None:
     output = ("a" * 30 + SECRET + "b" * 4 + SECRET + "c" * 3).encode()
-    tail = OutputTail(Redactor({"TOKEN": SECRET}), size=12)
+    tail = OutputTail(Redactor([SECRET]), size=12)
 
     for at in range(0, len(output), size):
         tail.feed(output[at:at + size])
@@ -71,7 +71,7 @@ def test_output_tail_keeps_the_last_bytes_and_never_ends_inside_a_secret(size: i
 
 
 def test_output_tail_without_secrets_is_exactly_the_last_bytes() -> None:
-    tail = OutputTail(Redactor({}), size=4)
+    tail = OutputTail(Redactor([]), size=4)
     for chunk in (b"abc", b"defg", b"h"):
         tail.feed(chunk)
     tail.end()

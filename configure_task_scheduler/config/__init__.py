@@ -7,13 +7,8 @@ it builds `Task` records for the registry and the engine to use.
 """
 
 from .entry_points import default_task_id
-from .loader import (
-                     LoadedConfig,
-                     SchedulerSettings,
-                     load_config,
-                     read_settings,
-                     read_task,
-)
+from .loader import LoadedConfig, load_config, read_settings, read_task
+from .reference import SchedulerSettings
 from .safety import insecure_config_reason
 
 __all__ = [

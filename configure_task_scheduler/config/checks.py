@@ -159,36 +159,42 @@ def _is_number(value: Any) -> bool:
         return False
 
 
-def number_at_least(minimum: float) -> Check:
-    """A finite number >= `minimum` (booleans are not numbers)."""
-    expected = f"a number >= {minimum:g}"
-    return lambda value: None if _is_number(value) and value >= minimum else expected
+def number_in_range(low: float, high: float, *, above_low: bool = False,
+                    null: bool = False, note: str = "") -> Check:
+    """A finite number from `low` (excluded if `above_low`) to `high`; or null if `null`.
+
+    Every number in a config has a stated range: a huge one would overflow a
+    date or a timer far from where it was written.
+    """
+    low_text, high_text = _plain(low), _plain(high)
+    bounds = f"> {low_text} and <= {high_text}" if above_low else f"from {low_text} to {high_text}"
+    expected = f"a number {bounds}{note}" + (", or null" if null else "")
+
+    def check(value: Any) -> str | None:
+        if value is None and null:
+            return None
+        if _is_number(value) and (value > low if above_low else value >= low) and value <= high:
+            return None
+        return expected
+    return check
 
 
-def integer_at_least(minimum: int) -> Check:
-    """A whole number >= `minimum` (1.0 and true are not)."""
-    expected = f"an integer >= {minimum}"
+def _plain(number: float) -> str:
+    """315360000, not 3.1536e+08: a bound the user can copy into the config."""
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def integer_in_range(low: int, high: int) -> Check:
+    """A whole number from `low` to `high` (1.0 and true are not)."""
+    expected = f"an integer from {low} to {high}"
     return lambda value: None if isinstance(value, int) and not isinstance(value, bool) \
-        and value >= minimum else expected
+        and low <= value <= high else expected
 
 
 def one_of(*choices: str) -> Check:
     """Exactly one of these strings."""
     expected = " or ".join(json.dumps(choice) for choice in choices)
     return lambda value: None if isinstance(value, str) and value in choices else expected
-
-
-def _positive_number(value: Any) -> str | None:
-    return None if _is_number(value) and value > 0 else "a number > 0"
-
-
-def _positive_or_null(value: Any) -> str | None:
-    return None if value is None or (_is_number(value) and value > 0) else "a number > 0 or null"
-
-
-def _non_negative_or_null(value: Any) -> str | None:
-    return None if value is None or (_is_number(value) and value >= 0) \
-        else "a number >= 0 or null"
 
 
 def _task_id(value: Any) -> str | None:
@@ -221,8 +227,17 @@ def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
 
+def _boolean_or_null(value: Any) -> str | None:
+    return None if value is None or isinstance(value, bool) else "true, false or null"
+
+
 def _list(value: Any) -> str | None:
     return None if isinstance(value, list) else "a list"
+
+
+def _list_or_tuple(value: Any) -> str | None:
+    # A tuple can only come from the library API: `every(60, job, args=(1, 2))`.
+    return None if isinstance(value, (list, tuple)) else "a list"
 
 
 def _object(value: Any) -> str | None:
@@ -233,19 +248,28 @@ def _anything(value: Any) -> str | None:
     return None if value is not _MISSING else "a value"
 
 
-POSITIVE_NUMBER: Check = _positive_number
-POSITIVE_OR_NULL: Check = _positive_or_null
-NON_NEGATIVE_OR_NULL: Check = _non_negative_or_null
 TASK_ID: Check = _task_id
 PYTHON_ENTRY_POINT: Check = _python_entry_point
 SHELL_COMMAND: Check = _shell_command
 STRING: Check = _string
 BOOLEAN: Check = _boolean
 LIST: Check = _list
+LIST_OR_TUPLE: Check = _list_or_tuple
+BOOLEAN_OR_NULL: Check = _boolean_or_null
 OBJECT: Check = _object
 ANYTHING: Check = _anything
 TASK_TYPE: Check = one_of("python", "shell")
-NON_NEGATIVE: Check = number_at_least(0)
-AT_LEAST_ONE: Check = number_at_least(1)
-COUNT_FROM_ZERO: Check = integer_at_least(0)
-COUNT_FROM_ONE: Check = integer_at_least(1)
+
+# The stated ranges (README, Config reference). Ten years is longer than any
+# schedule or wait a machine keeps running for, and far from datetime's year 9999.
+MAX_SECONDS = 315_360_000
+_TEN_YEARS = " (10 years)"
+POSITIVE_SECONDS: Check = number_in_range(0, MAX_SECONDS, above_low=True, note=_TEN_YEARS)
+POSITIVE_SECONDS_OR_NULL: Check = number_in_range(0, MAX_SECONDS, above_low=True, null=True,
+                                                  note=_TEN_YEARS)
+SECONDS: Check = number_in_range(0, MAX_SECONDS, note=_TEN_YEARS)
+SECONDS_OR_NULL: Check = number_in_range(0, MAX_SECONDS, null=True, note=_TEN_YEARS)
+BACKOFF: Check = number_in_range(1, 100)
+MAX_INSTANCES: Check = integer_in_range(1, 10_000)
+RETRIES: Check = integer_in_range(0, 10_000)
+MAX_WORKERS: Check = integer_in_range(1, 1_000)

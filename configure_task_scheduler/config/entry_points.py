@@ -9,10 +9,13 @@ import. The library API can also hand over a function object directly.
 from __future__ import annotations
 
 import importlib
+import inspect
+import io
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from typing import Any
 
 _NOT_IN_ID = re.compile(r"[^A-Za-z0-9_.-]")
@@ -27,11 +30,7 @@ def import_entry_point(entry_point: str) -> Callable[..., Any]:
     module_name, _, attribute_path = entry_point.rpartition(":")
     if not module_name:
         module_name, _, attribute_path = entry_point.rpartition(".")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except Exception as error:  # any exception from the module's own top-level code
-        raise ImportError(f'cannot import module "{module_name}": '
-                          f"{type(error).__name__}: {error}") from None
+    target: Any = _import_quietly(module_name)
     for attribute in attribute_path.split("."):
         if not hasattr(target, attribute):
             raise ImportError(f'module "{module_name}" has no attribute "{attribute_path}"')
@@ -39,6 +38,36 @@ def import_entry_point(entry_point: str) -> Callable[..., Any]:
     if not callable(target):
         raise ImportError(f'"{entry_point}" is not callable')
     return target  # type: ignore[no-any-return]
+
+
+def _import_quietly(module_name: str) -> Any:
+    """Import a module, turning anything its top-level code raises into an ImportError.
+
+    A script with `argparse` or `sys.exit()` at module level raises SystemExit:
+    a problem with the task, not the end of the scheduler. What the module
+    writes to stdout or stderr meanwhile (an argparse usage line) is kept out of
+    ours, and the last line it wrote to stderr goes into the message. (The
+    streams are swapped process-wide for the import: a line another thread
+    prints through `print` meanwhile is lost; logging handlers keep their stream.)
+    """
+    written = io.StringIO()
+    try:
+        with redirect_stdout(io.StringIO()), redirect_stderr(written):
+            return importlib.import_module(module_name)
+    except Exception as error:  # any exception from the module's own top-level code
+        message = f'cannot import module "{module_name}": {type(error).__name__}: {error}'
+    except BaseException as error:  # SystemExit, KeyboardInterrupt, ...: still the module's
+        message = f'importing "{module_name}" raised {type(error).__name__}{_arguments(error)}'
+    last_line = next((line for line in reversed(written.getvalue().splitlines()) if line.strip()),
+                     "")
+    if last_line:
+        message += f"; its last line on stderr: {json.dumps(last_line[:200])}"
+    raise ImportError(message) from None
+
+
+def _arguments(error: BaseException) -> str:
+    """'(2)' for SystemExit(2), '()' for KeyboardInterrupt(): the exception's repr args."""
+    return "(" + ", ".join(repr(argument) for argument in error.args) + ")"
 
 
 @contextmanager
@@ -69,3 +98,60 @@ def default_task_id(target: Callable[..., Any]) -> str:
     """A function's qualified name, made a valid task id ("main.<locals>.job" -> "main.locals.job")."""
     name = str(getattr(target, "__qualname__", None) or getattr(target, "__name__", "task"))
     return _NOT_IN_ID.sub("", name)[:64] or "task"
+
+
+def check_arguments(target: Callable[..., Any], entry_point: str, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> tuple[str, str] | None:
+    """Bind `args` and `kwargs` to `target`'s signature, as every run will call it.
+
+    A parameter named `context` (positional-or-keyword or keyword-only) is
+    passed by the executor as `context=`, so it is bound here too.
+
+    Returns:
+        None if they bind, else (the field at fault, a one-line message).
+    """
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # a builtin without a signature: the call will tell
+        return None
+    named = f"{entry_point}{signature}"
+    context = signature.parameters.get("context")
+    passes_context = context is not None and context.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    if passes_context and "context" in kwargs:
+        return "kwargs", (f'"context" is passed by the scheduler (a RunContext) to {named}; '
+                          "rename this argument")
+    try:
+        signature.bind(*args, **kwargs, **({"context": None} if passes_context else {}))
+    except TypeError as error:
+        return _binding_problem(signature, named, args, kwargs, passes_context, str(error))
+    return None
+
+
+def _binding_problem(signature: inspect.Signature, named: str, args: tuple[Any, ...],
+                     kwargs: dict[str, Any], passes_context: bool,
+                     reason: str) -> tuple[str, str]:
+    kinds = inspect.Parameter
+    parameters = list(signature.parameters.values())
+    if not any(p.kind is kinds.VAR_POSITIONAL for p in parameters):
+        positional = [p.name for p in parameters
+                      if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD)]
+        if passes_context and "context" in positional:  # it comes by keyword
+            positional = positional[:positional.index("context")]
+        if len(args) > len(positional):
+            plural = "" if len(positional) == 1 else "s"
+            return "args", (f"expected at most {len(positional)} positional argument{plural} "
+                            f"for {named}, found {len(args)}")
+    unknown = [name for name in kwargs if name not in signature.parameters
+               or signature.parameters[name].kind is kinds.POSITIONAL_ONLY]
+    if unknown and not any(p.kind is kinds.VAR_KEYWORD for p in parameters):
+        return "kwargs", f'{named} has no parameter "{unknown[0]}" to pass by keyword'
+    missing = re.search(r"missing a required argument: '(\w+)'", reason)
+    if missing:
+        kind = signature.parameters[missing[1]].kind
+        field = "kwargs" if kind is kinds.KEYWORD_ONLY else "args"
+        return field, f'no value for the parameter "{missing[1]}" of {named}'
+    repeated = re.search(r"multiple values for argument '(\w+)'", reason)
+    if repeated:
+        return "kwargs", f'"{repeated[1]}" is given both by position (args) and by name for {named}'
+    return "args", f"cannot call {named} with them: {reason}"

@@ -1,20 +1,17 @@
 """Reading one task's fields: the checks behind each part of a `Task`.
 
 The loader hands each task entry to a `FieldReader`; the functions here read
-the entry point (importing a Python function), the arguments, the execution
-policies, the environment (resolving `${NAME}` without ever echoing a value)
-and the schedule, and turn what they find wrong into problems on the reader.
+the entry point (importing a Python function), the arguments (bound to the
+function's signature), the execution policies and the schedule, and turn what
+they find wrong into problems on the reader (the environment: `environment`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import json
-import os
-import re
 from collections.abc import Callable
 from datetime import tzinfo
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -26,10 +23,10 @@ from ..schedules import (
     Schedule,
     resolve_timezone,
 )
-from ..task import EMPTY_KWARGS
+from ..task import EMPTY_KWARGS, Task
 from . import checks
 from .checks import FieldReader
-from .entry_points import describe_callable, import_entry_point
+from .entry_points import check_arguments, describe_callable, import_entry_point
 
 SCHEDULE_FIELDS = ("interval_seconds", "cron", "at")
 
@@ -58,7 +55,10 @@ def _import_target(reader: FieldReader, entry_point: Any) -> tuple[Any, Any]:
         return entry_point, None
 
 
-def read_arguments(reader: FieldReader, task_type: str | None) -> dict[str, Any]:
+def read_arguments(reader: FieldReader, task_type: str | None, entry_point: Any,
+                   target: Any) -> dict[str, Any]:
+    """`args` and `kwargs` of a python task, bound to its function's signature now
+    rather than failing at every run."""
     if task_type == "shell":
         for name in ("args", "kwargs"):
             if name in reader.values:
@@ -66,78 +66,38 @@ def read_arguments(reader: FieldReader, task_type: str | None) -> dict[str, Any]
                                f"{reader.origin(name)}")
     if task_type != "python":
         return {}
-    args = reader.read("args", checks.LIST, [])
+    args = reader.read("args", checks.LIST_OR_TUPLE, [])
     kwargs = reader.read("kwargs", checks.OBJECT, None)
+    if target is not None and args is not None and "kwargs" not in _invalid(reader):
+        mismatch = check_arguments(target, entry_point, tuple(args), kwargs or {})
+        if mismatch is not None:
+            reader.problem(mismatch[0], mismatch[1] + reader.origin(mismatch[0]))
     return {"args": tuple(args or ()),
             "kwargs": MappingProxyType(dict(kwargs)) if kwargs else EMPTY_KWARGS}
 
 
+def _invalid(reader: FieldReader) -> set[str]:
+    """The fields of the reader's object that already have a problem."""
+    return {problem.field for problem in reader.problems}
+
+
+def task_default(name: str) -> Any:
+    """A task field's default: the `Task` dataclass is its one source (readers, help texts)."""
+    return TASK_DEFAULTS[name]
+
+
+TASK_DEFAULTS: dict[str, Any] = {
+    item.name: item.default for item in dataclasses.fields(Task)
+    if item.default is not dataclasses.MISSING}
+
+
 def read_policies(reader: FieldReader) -> dict[str, Any]:
     """The execution policies: overlap, retries, misfires (defaults as in `Task`)."""
-    read = reader.read
-    return {
-        "max_instances": read("max_instances", checks.COUNT_FROM_ONE, 1),
-        "retries": read("retries", checks.COUNT_FROM_ZERO, 0),
-        "retry_delay_seconds": read("retry_delay_seconds", checks.NON_NEGATIVE, 1.0),
-        "retry_backoff": read("retry_backoff", checks.AT_LEAST_ONE, 2.0),
-        "retry_max_delay_seconds": read("retry_max_delay_seconds", checks.NON_NEGATIVE, 300.0),
-        "misfire_grace_seconds": read("misfire_grace_seconds", checks.NON_NEGATIVE_OR_NULL, None),
-    }
-
-
-def read_environment(reader: FieldReader, task_type: str | None) -> dict[str, Any]:
-    """`env` (with ${NAME} taken from the scheduler's environment) and `cwd`."""
-    fields: dict[str, Any] = {}
-    if "env" in reader.values:
-        fields["env"] = MappingProxyType(_resolve_env(reader, reader.values["env"]))
-    if "cwd" in reader.values:
-        if task_type == "python":
-            reader.problem("cwd", "only shell tasks take cwd; this is a python task"
-                           f"{reader.origin('cwd')}")
-        fields["cwd"] = _read_cwd(reader)
-    return fields
-
-
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def _resolve_env(reader: FieldReader, env: Any) -> dict[str, str]:
-    """Check `env` without ever echoing a value: they may be secrets."""
-    if not isinstance(env, dict):
-        reader.problem("env", f"expected an object of strings, found {checks.kind_of(env)}")
-        return {}
-    resolved = {}
-    for name, value in env.items():
-        if not name or "=" in name or "\0" in name:  # no program could read these back
-            reader.problem("env", f'{json.dumps(name)}: a variable name cannot be empty or '
-                           'contain "=" or a NUL character')
-            continue
-        if not isinstance(value, str):
-            reader.problem("env", f'"{name}": expected a string, found {checks.kind_of(value)}')
-            continue
-        if "\0" in value:
-            reader.problem("env", f'"{name}": a value cannot contain a NUL character')
-            continue
-        unset = [ref for ref in _REFERENCE.findall(value) if ref not in os.environ]
-        for ref in unset:
-            reader.problem("env", f'"{name}": ${{{ref}}} is not set in the environment '
-                           "the scheduler was started with")
-        resolved[name] = _REFERENCE.sub(lambda match: os.environ.get(match[1], ""), value)
-    return resolved
-
-
-def _read_cwd(reader: FieldReader) -> str | None:
-    cwd = reader.read("cwd", checks.STRING)
-    if cwd is None:
-        return None
-    # A relative cwd is relative to the config file, wherever the scheduler runs.
-    base = Path(reader.file).resolve().parent if reader.file else Path.cwd()
-    path = base / Path(cwd).expanduser()
-    if not path.is_dir():
-        reader.problem("cwd", f'no such directory "{cwd}"' +
-                       (f" (resolved to {path})" if str(path) != cwd else ""))
-        return None
-    return str(path)
+    policies = {"max_instances": checks.MAX_INSTANCES, "retries": checks.RETRIES,
+                "retry_delay_seconds": checks.SECONDS, "retry_backoff": checks.BACKOFF,
+                "retry_max_delay_seconds": checks.SECONDS,
+                "misfire_grace_seconds": checks.SECONDS_OR_NULL}
+    return {name: reader.read(name, check, task_default(name)) for name, check in policies.items()}
 
 
 def read_schedule(reader: FieldReader, zone: tzinfo | None) -> Schedule | None:
@@ -151,7 +111,7 @@ def read_schedule(reader: FieldReader, zone: tzinfo | None) -> Schedule | None:
         return None
     kind = present[0]
     if kind == "interval_seconds":
-        seconds = reader.read("interval_seconds", checks.POSITIVE_NUMBER)
+        seconds = reader.read("interval_seconds", checks.POSITIVE_SECONDS)
         align = reader.read("align", checks.BOOLEAN, False)
         return make_schedule(reader, "align", shared_interval, seconds, align, zone)
     maker = CronSchedule if kind == "cron" else OneShotSchedule

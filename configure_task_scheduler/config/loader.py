@@ -23,68 +23,26 @@ from ..task import Task, TaskType
 from . import checks
 from .checks import FieldReader
 from .entry_points import import_path
+from .environment import read_environment
 from .fields import (
-    SCHEDULE_FIELDS,  # noqa: F401 (part of the loader's field lists)
+    SCHEDULE_FIELDS,
+    TASK_DEFAULTS,
     make_schedule,
     read_arguments,
     read_entry_point,
-    read_environment,
     read_policies,
     read_schedule,
     read_timezone,
 )
+from .reference import (  # noqa: F401 (SCHEDULER_FIELDS: part of the loader's field lists)
+    SCHEDULER_FIELDS,
+    TASK_FIELDS,
+    SchedulerSettings,
+    scheduler_default,
+)
 
 COMPACT_FIELDS = ("name", "command", "schedule")
-
-TASK_FIELDS: dict[str, str] = {
-    "task_id": "unique id: 1-64 letters, digits, _ - or .",
-    "task_name": "a human name (default: the task_id)",
-    "description": "free text",
-    "enabled": "false keeps the task loaded but never scheduled (default true)",
-    "task_type": '"python" or "shell"',
-    "entry_point": '"module:function" for python; a string or list of strings for shell',
-    "args": "positional arguments for a python callable (a list)",
-    "kwargs": "keyword arguments for a python callable (an object)",
-    "interval_seconds": "run every N seconds (a number > 0)",
-    "align": "with interval_seconds: run on clock multiples of the interval (default false)",
-    "cron": 'a 5-field cron expression or macro: "0 2 * * 1-5", "@daily"',
-    "at": 'run once at this ISO 8601 date-time: "2026-12-24T18:00:00"',
-    "timezone": 'IANA time zone for cron, at and align: "Europe/Berlin" (default: '
-                "scheduler.timezone, else the machine's zone)",
-    "jitter_seconds": "start each run a random 0..N seconds late (default 0)",
-    "run_on_start": "also run once as soon as the scheduler starts (default false)",
-    "timeout_seconds": "a run taking longer is timed out (a number > 0)",
-    "max_instances": "how many runs of this task may be in flight at once (default 1)",
-    "retries": "how many times a failed or timed-out run is retried (default 0)",
-    "retry_delay_seconds": "wait before the first retry (default 1)",
-    "retry_backoff": "multiply the wait by this after each retry (default 2)",
-    "retry_max_delay_seconds": "the longest wait between retries (default 300)",
-    "misfire_grace_seconds": "a run starting later than this is skipped as missed "
-                             "(default null: late runs still run)",
-    "env": 'extra environment variables; "${NAME}" takes NAME from the scheduler\'s '
-           "environment; values are never printed",
-    "cwd": "working directory of a shell task (must exist)",
-}
-
-SCHEDULER_FIELDS: dict[str, str] = {
-    "max_workers": "how many runs may execute at once (default 4)",
-    "shutdown_timeout_seconds": "how long a shutdown waits for runs in flight (default 10)",
-    "timezone": "default IANA time zone of the tasks (default: the machine's zone)",
-    "reload_interval_seconds": "how often to look for changes to the config file "
-                               "(default 2; 0: only on SIGHUP)",
-}
-
 TOP_LEVEL_FIELDS = ("scheduler", "defaults", "tasks", "$schema")
-
-
-@dataclass(frozen=True, slots=True)
-class SchedulerSettings:
-    """Process settings from the `scheduler` section."""
-
-    max_workers: int = 4
-    shutdown_timeout_seconds: float = 10.0
-    timezone: tzinfo | None = None
-    reload_interval_seconds: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,12 +192,15 @@ def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Prob
     if not reader.ok:
         return SchedulerSettings(), reader.problems
     settings = SchedulerSettings(
-        max_workers=reader.read("max_workers", checks.integer_at_least(1), 4),
+        max_workers=reader.read("max_workers", checks.MAX_WORKERS,
+                                scheduler_default("max_workers")),
         shutdown_timeout_seconds=reader.read(
-            "shutdown_timeout_seconds", checks.number_at_least(0), 10.0),
+            "shutdown_timeout_seconds", checks.SECONDS,
+            scheduler_default("shutdown_timeout_seconds")),
         timezone=read_timezone(reader, None),
         reload_interval_seconds=reader.read(
-            "reload_interval_seconds", checks.number_at_least(0), 2.0),
+            "reload_interval_seconds", checks.SECONDS,
+            scheduler_default("reload_interval_seconds")),
     )
     return settings, reader.problems
 
@@ -298,26 +259,43 @@ def read_task(entry: Any, position: int, file: str, defaults: dict[str, Any] | N
         entry: the task's object from the config (or built by the API).
         position: its 1-based position, used in problems.
         file: the file name used in problems.
-        defaults: values for fields the entry does not set.
+        defaults: values for fields the entry does not set (`env` is merged:
+            the entry's variables over the defaults', the entry winning per name).
         timezone: the zone of a task that sets none (None: the machine's zone).
 
     Returns:
         The task, or None with the problems that made it invalid.
     """
+    defaults = defaults or {}
     if isinstance(entry, dict) and any(key in entry for key in COMPACT_FIELDS):
-        return _read_compact_task(entry, position, file, timezone)
+        return _read_compact_task(entry, position, file, defaults, timezone)
     raw_id = entry.get("task_id") if isinstance(entry, dict) else None
-    reader = FieldReader(entry, file, checks.task_place(position, raw_id), TASK_FIELDS,
-                         defaults or {})
+    if isinstance(entry, dict):
+        entry = _merge_env(entry, defaults)
+    reader = FieldReader(entry, file, checks.task_place(position, raw_id), TASK_FIELDS, defaults)
     if not reader.ok:
         return None, reader.problems
     task = _build_task(reader, timezone)
     return (task if not reader.problems else None), reader.problems
 
 
+def _merge_env(entry: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Like cron and systemd: the task's variables are added to the defaults'."""
+    default_env, own_env = defaults.get("env"), entry.get("env")
+    if isinstance(default_env, dict) and isinstance(own_env, dict):
+        return {**entry, "env": {**default_env, **own_env}}
+    return entry
+
+
+# What the compact form sets itself; every other field may come from defaults.
+_COMPACT_OWN = {"task_id", "task_type", "entry_point", "align", *SCHEDULE_FIELDS}
+
+
 def _read_compact_task(entry: dict[str, Any], position: int, file: str,
+                       defaults: dict[str, Any],
                        timezone: tzinfo | None) -> tuple[Task | None, list[Problem]]:
-    """Read `{"name": ..., "command": ..., "schedule": "<cron>"}`: a shell task."""
+    """Read `{"name": ..., "command": ..., "schedule": "<cron>"}`: a shell task,
+    with `defaults` for everything else (timeout_seconds, env, retries, ...)."""
     place = checks.task_place(position, entry.get("name", entry.get("task_id")))
     reader = FieldReader(entry, file, place, COMPACT_FIELDS)
     full_keys = [key for key in entry if key in TASK_FIELDS]
@@ -326,14 +304,20 @@ def _read_compact_task(entry: dict[str, Any], position: int, file: str,
             "mixes the compact form (name, command, schedule) with full task fields "
             f"({', '.join(full_keys)}); use one form"))]
         return None, reader.problems
+    inherited = {key: value for key, value in defaults.items() if key not in _COMPACT_OWN}
+    rest = FieldReader({}, file, place, TASK_FIELDS, inherited)
     task_id = reader.read("name", checks.TASK_ID)
     command = reader.read("command", checks.SHELL_COMMAND)
     expression = reader.read("schedule", checks.STRING)
-    schedule = make_schedule(reader, "schedule", CronSchedule, expression, timezone)
-    if reader.problems or schedule is None:
-        return None, reader.problems
+    zone = read_timezone(rest, timezone)
+    schedule = make_schedule(reader, "schedule", CronSchedule, expression, zone)
     entry_point = tuple(command) if isinstance(command, list) else command
-    return Task(task_id, TaskType.SHELL, entry_point, schedule, task_name=task_id), []
+    fields = _common_fields(rest, "shell", command, None)
+    problems = reader.problems + rest.problems
+    if problems or schedule is None:
+        return None, problems
+    return Task(task_id, TaskType.SHELL, entry_point, schedule, task_name=task_id,
+                **fields), []
 
 
 def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None:
@@ -345,13 +329,25 @@ def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None
         task_id=task_id or "", task_type=TaskType(task_type or "shell"),
         entry_point=entry_point or "", schedule=schedule or IntervalSchedule(1),
         task_name=reader.read("task_name", checks.STRING, task_id or ""),
-        description=reader.read("description", checks.STRING, ""),
-        enabled=reader.read("enabled", checks.BOOLEAN, True),
-        run_on_start=reader.read("run_on_start", checks.BOOLEAN, False),
-        timeout_seconds=reader.read("timeout_seconds", checks.POSITIVE_OR_NULL, None),
-        jitter_seconds=reader.read("jitter_seconds", checks.NON_NEGATIVE, 0.0),
         target=target,
-        **read_arguments(reader, task_type),
-        **read_policies(reader),
-        **read_environment(reader, task_type),
+        **_common_fields(reader, task_type, entry_point, target),
     )
+
+
+def _common_fields(reader: FieldReader, task_type: str | None, entry_point: Any,
+                   target: Any) -> dict[str, Any]:
+    """The fields every task form reads the same way (the compact form from defaults)."""
+    return {
+        "description": reader.read("description", checks.STRING, TASK_DEFAULTS["description"]),
+        "enabled": reader.read("enabled", checks.BOOLEAN, TASK_DEFAULTS["enabled"]),
+        "run_on_start": reader.read("run_on_start", checks.BOOLEAN,
+                                    TASK_DEFAULTS["run_on_start"]),
+        "timeout_seconds": reader.read("timeout_seconds", checks.POSITIVE_SECONDS_OR_NULL,
+                                       TASK_DEFAULTS["timeout_seconds"]),
+        "jitter_seconds": reader.read("jitter_seconds", checks.SECONDS,
+                                      TASK_DEFAULTS["jitter_seconds"]),
+        **read_arguments(reader, task_type, str(entry_point), target),
+        **read_policies(reader),
+        **read_environment(reader, task_type, entry_point),
+    }
+

@@ -322,7 +322,7 @@ class Engine:
                 return  # the task was removed or changed, or a clock jump moved this slot
             now = self._pass
             run = Run(generation.task, self._book.next_run_number(task_id), slot.wall,
-                      slot.monotonic)
+                      slot.monotonic, secrets=self._registry.secrets())
             self._plan_next_run(generation, now)
         self._dispatch(run, now.monotonic)
 
@@ -345,7 +345,7 @@ class Engine:
                 return
             now = self._now()
             run = Run(generation.task, self._book.next_run_number(task_id), now.wall,
-                      now.monotonic)
+                      now.monotonic, secrets=self._registry.secrets())
         self._dispatch(run, now.monotonic)
 
     def _dispatch(self, run: Run, now: float) -> None:
@@ -414,7 +414,8 @@ class Engine:
                 logger.warning("task %s run %d not retried: its next run is due before the "
                                "retry would be", run.task.task_id, run.run_number)
                 return False
-            retry = Run(generation.task, run.run_number, run.planned_at, due, run.attempt + 1)
+            retry = Run(generation.task, run.run_number, run.planned_at, due, run.attempt + 1,
+                        secrets=self._registry.secrets())
             self._book.hold_retry(retry, result)
             self._enter(due, self._on_retry_due, run.task.task_id, generation, retry)
             self._alarm.wake_for(due)

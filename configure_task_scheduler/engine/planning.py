@@ -124,10 +124,17 @@ def _wall_slot(task: Task, planned: datetime, now: ClockReading, random: Random)
     if task.jitter_seconds:
         after = task.schedule.next_after(planned)
         gap = _seconds_between(planned, after) if after is not None else task.jitter_seconds
+        # A run "at" 9999-12-31 cannot be delayed past the last date a datetime holds.
+        gap = min(gap, max(_seconds_between(planned, _LAST_JITTERED), 0.0))
         jitter = _jitter(task.jitter_seconds, gap, random)
     delay = _seconds_between(now.wall, planned) + jitter
     wall = (_utc(planned) + timedelta(seconds=jitter)).astimezone(planned.tzinfo)
     return Slot(now.monotonic + delay, wall, planned)
+
+
+# The latest a jittered run may be planned for: a day before datetime's end,
+# so that it still converts into every time zone (offsets reach 26 hours).
+_LAST_JITTERED = datetime(9999, 12, 30, tzinfo=timezone.utc)
 
 
 def _jitter(jitter_seconds: float, gap_seconds: float, random: Random) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 import queue
 import subprocess
 import threading
@@ -32,7 +33,9 @@ from .shell import (
     KILL_GRACE_SECONDS,
     Redactor,
     describe_exit,
+    redactor_for,
     start_command,
+    task_environment,
     terminate_group,
     watch_command,
 )
@@ -228,9 +231,9 @@ class PoolExecutor:
             run_python(run, reporter, self._clock, started_at, started)
 
     def _run_shell(self, run: Run, started_at: datetime, started: float) -> RunResult:
-        task, redact = run.task, Redactor(run.task.env)
+        task, redact = run.task, redactor_for(run.task, run.secrets)
         try:
-            process = start_command(task.entry_point, task.env, task.cwd)
+            process = start_command(task, task_environment(task, run.secrets, os.environ))
         except (OSError, ValueError) as error:  # ValueError: "=" or NUL in an env name
             message = redact(str(error))
             logger.error("task %s run %d could not start: %s", task.task_id, run.run_number,
@@ -291,7 +294,7 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock,
     # BaseException too: a task calling sys.exit() must not take its worker
     # thread down with it (the run would stay "running" and the pool shrink).
     except BaseException as error:
-        redact = Redactor(run.task.env)
+        redact = redactor_for(run.task, run.secrets)
         _log_failure(run, error, redact)
         result = call.result(RunStatus.FAILED, redact(f"{type(error).__name__}: {error}"))
     if timer is not None:
@@ -362,7 +365,7 @@ class _PythonCall:
 
 
 def _log_failure(run: Run, error: BaseException, redact: Redactor) -> None:
-    """Log a callable's exception with its traceback, the task's env values hidden."""
+    """Log a callable's exception with its traceback, every secret value hidden."""
     task_id, run_number, kind = run.task.task_id, run.run_number, type(error).__name__
     fields = log_fields(run, "run_error", RunStatus.FAILED)
     if not redact:

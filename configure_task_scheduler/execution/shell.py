@@ -6,7 +6,9 @@ whole process group, grandchildren included (SIGTERM, then SIGKILL after
 `KILL_GRACE_SECONDS`). Output is read as it comes, without a thread per pipe:
 each stream feeds a `LineLogger` (stdout at INFO, stderr at WARNING) and an
 `OutputTail` (its last `OUTPUT_TAIL_BYTES`), so a command printing gigabytes
-costs no memory. Secret values are replaced by "***" wherever output is shown.
+costs no memory. It builds the command's environment (`task_environment`: the
+other tasks' secrets withheld) and replaces every secret value by "***"
+wherever output is shown.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import os
 import selectors
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
 from ..clock import Clock
+from ..task import BASE_ENVIRONMENT_NAMES, Secrets, Task
 
 # A stable public name (the JSON log's "logger" field), kept from before the stage packages.
 logger = logging.getLogger("configure_task_scheduler.shell")
@@ -39,9 +42,11 @@ DRAIN_SECONDS = 0.5
 # The longest a pool thread waits before checking again whether its process
 # exited; an exit normally wakes it at once by closing the pipes.
 POLL_SECONDS = 0.5
-# Env values shorter than this are not hidden in output: masking every "1"
+# Secret values shorter than this are not hidden in output: masking every "1"
 # or "on" would garble it without protecting anything.
 SHORTEST_SECRET = 4
+# What `inherit_environment: false` gives a command when the scheduler has no PATH (cron's).
+FALLBACK_PATH = "/usr/bin:/bin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +60,16 @@ class CommandOutcome:
 
 
 class Redactor:
-    """Replaces the values of a task's env by "***" in text about to be shown.
+    """Replaces secret values by "***" in text about to be shown.
 
     Each line of a multi-line value is hidden too: output is logged line by line.
+
+    Args:
+        values: the secret values (every task's, see `Secrets`).
     """
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        pieces = {piece for value in env.values() for piece in [value, *value.splitlines()]}
+    def __init__(self, values: Iterable[str]) -> None:
+        pieces = {piece for value in values for piece in [value, *value.splitlines()]}
         secrets = {piece for piece in pieces if len(piece) >= SHORTEST_SECRET}
         self._secrets = sorted(secrets, key=len, reverse=True)  # longest first
         self._encoded = [secret.encode() for secret in self._secrets]
@@ -85,18 +93,45 @@ class Redactor:
         return data
 
 
-def start_command(entry_point: str | tuple[str, ...], env: Mapping[str, str],
-                  cwd: str | None) -> subprocess.Popen[bytes]:
-    """Start a command in a new session (so its process group can be killed as one).
+def redactor_for(task: Task, secrets: Secrets) -> Redactor:
+    """The redactor of a run: every secret the scheduler knows, the task's own included."""
+    return Redactor(secrets.values | task.secret_values)
 
-    A string runs through /bin/sh -c, like cron; a tuple is executed directly.
-    `env` is added to the scheduler's own environment.
+
+def task_environment(task: Task, secrets: Secrets,
+                     scheduler_environment: Mapping[str, str]) -> dict[str, str]:
+    """Return the environment a shell task's command gets: inherited, plus its `env`.
+
+    Inherited, by `task.inherit_environment`: None, the scheduler's environment
+    without the variables other tasks take as secrets; True, all of it; False,
+    cron's base (`BASE_ENVIRONMENT_NAMES`, SHELL being the task's shell).
     """
+    if task.inherit_environment is None:
+        withheld = secrets.names - task.secret_names
+        inherited = {name: value for name, value in scheduler_environment.items()
+                     if name not in withheld}
+    elif task.inherit_environment:
+        inherited = dict(scheduler_environment)
+    else:
+        inherited = {name: scheduler_environment[name] for name in BASE_ENVIRONMENT_NAMES
+                     if name in scheduler_environment}
+        inherited.setdefault("PATH", FALLBACK_PATH)
+        inherited["SHELL"] = task.shell
+    return {**inherited, **task.env}
+
+
+def start_command(task: Task, environment: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start a task's command in a new session (so its process group can be killed as one).
+
+    A string runs through the task's shell (`shell -c command`, like cron); a
+    tuple is executed directly. `environment` is the command's whole environment.
+    """
+    entry_point = task.entry_point
+    command = [task.shell, "-c", entry_point] if isinstance(entry_point, str) \
+        else list(entry_point)
     return subprocess.Popen(
-        entry_point if isinstance(entry_point, str) else list(entry_point),
-        shell=isinstance(entry_point, str), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        env={**os.environ, **env} if env else None, cwd=cwd,
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True, env=environment, cwd=task.cwd,
     )
 
 

@@ -20,7 +20,8 @@ class OneShotSchedule:
         timezone: an IANA name or tzinfo; None means the machine's local zone.
 
     Raises:
-        ScheduleError: `when` is not an ISO 8601 date-time.
+        ScheduleError: `when` is not an ISO 8601 date-time, or converted to
+            UTC or to `timezone` it falls outside the years 1 to 9999.
     """
 
     __slots__ = ("when", "timezone")
@@ -54,6 +55,7 @@ class OneShotSchedule:
 
 
 def _parse_instant(when: str | datetime, timezone: tzinfo) -> datetime:
+    given = when if isinstance(when, str) else when.isoformat()
     if isinstance(when, str):
         try:
             when = datetime.fromisoformat(when)
@@ -62,5 +64,9 @@ def _parse_instant(when: str | datetime, timezone: tzinfo) -> datetime:
                                 f'found "{when}"') from None
     if when.tzinfo is None:  # local wall time; a skipped time moves past the gap
         when = when.replace(tzinfo=timezone)
-    # Through UTC: astimezone() into the same zone would keep a skipped wall time as is.
-    return when.astimezone(_UTC).astimezone(timezone)
+    try:
+        # Through UTC: astimezone() into the same zone would keep a skipped wall time as is.
+        return when.astimezone(_UTC).astimezone(timezone)
+    except OverflowError:  # within hours of 0001-01-01 or 9999-12-31, in another zone
+        raise ScheduleError(f'"{given}" in time zone {timezone} falls outside '
+                            "the years 1 to 9999") from None
