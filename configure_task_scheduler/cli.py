@@ -36,29 +36,50 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
-EXAMPLES = """\
-examples:
-  python main.py --config config/tasks.json          run until Ctrl-C or SIGTERM
-  python main.py --check                             validate the config, list its tasks
-  python main.py --run hello                         run one task now, print its result
-  python main.py --duration 10 --log-level DEBUG     run for 10 seconds, show queue decisions
-  python main.py --log-format json 2>> tasks.jsonl   log one JSON object per line, for collectors
-  python main.py --next 5                            each task's schedule and next 5 runs
-  python main.py --simulate 7d                       the runs of the coming week, in a second
-
-exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed,
-2 bad config or arguments, 130 a second Ctrl-C or Ctrl-C during --run
+# (arguments, what they do) for the --help examples, after the program's name.
+EXAMPLES = (
+    ("--config config/tasks.json", "run until Ctrl-C or SIGTERM"),
+    ("--check", "validate the config, list its tasks"),
+    ("--run hello", "run one task now, print its result"),
+    ("--duration 10 --log-level DEBUG", "run for 10 seconds, show queue decisions"),
+    ("--log-format json 2>> tasks.jsonl", "log one JSON object per line, for collectors"),
+    ("--next 5", "each task's schedule and next 5 runs"),
+    ("--simulate 7d", "the runs of the coming week, in a second"),
+)
+EXIT_STATUSES = """\
+exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, or
+stdout was closed early (e.g. by `| head`), 2 bad config or arguments, 130 a second
+Ctrl-C or Ctrl-C during --run
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser (its --help is the CLI reference)."""
+def invoked_name(argv0: str | None = None) -> str:
+    """Return how the user started the program, for usage lines and --version.
+
+    `main.py` and `python -m` pass their own name to `main`; anything else (the
+    installed `configure-task-scheduler` script) is named by `sys.argv[0]`.
+    """
+    return Path(argv0 if argv0 is not None else sys.argv[0]).name or "configure-task-scheduler"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser (its --help is the CLI reference).
+
+    Args:
+        prog: the command as the user typed it, e.g. "python3 main.py";
+            default: `invoked_name()`.
+    """
+    prog = prog or invoked_name()
+    width = max(len(f"{prog} {arguments}") for arguments, _ in EXAMPLES)
+    examples = "".join(f"  {prog + ' ' + arguments:<{width}}  {what}\n"
+                       for arguments, what in EXAMPLES)
     parser = argparse.ArgumentParser(
-        prog="python main.py", epilog=EXAMPLES,
+        prog=prog, epilog=f"examples:\n{examples}\n{EXIT_STATUSES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run tasks from a JSON config on interval, cron and one-shot schedules.")
+        description="Run tasks from a JSON or TOML config on interval, cron and one-shot "
+                    "schedules.")
     parser.add_argument("--config", default="config/tasks.json", metavar="PATH",
-                        help="the config file (default: %(default)s)")
+                        help="the config file, .json or .toml (default: %(default)s)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
                       help="validate the config, print its tasks and problems, exit 0 or 2")
@@ -92,17 +113,23 @@ def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
                              "line with the run's fields (default: %(default)s)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (130 if interrupted by Ctrl-C)."""
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run the command line; return the exit status (130 if interrupted by Ctrl-C).
+
+    Args:
+        argv: the arguments (default: `sys.argv[1:]`).
+        prog: the command as the user typed it, for usage lines and --version
+            (default: `invoked_name()`).
+    """
     try:
-        return _main(argv)
+        return _main(argv, prog)
     except KeyboardInterrupt:  # before the handlers are installed, or during --run
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+def _main(argv: Sequence[str] | None, prog: str | None) -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     level = args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper()
     if level not in LOG_LEVELS:

@@ -214,7 +214,7 @@ def test_zero_duration_is_rejected_by_the_argument_parser() -> None:
 
     assert completed.returncode == 2
     assert completed.stderr.splitlines()[-1] == (
-        "python main.py: error: argument --duration: "
+        "python3 main.py: error: argument --duration: "
         "expected a number of seconds > 0, found '0'")
 
 
@@ -259,10 +259,51 @@ def test_duration_runs_the_scheduler_then_stops_it(write_config: Callable[..., P
     assert messages[-1] == "scheduler stopped"
 
 
-def test_module_entry_point_prints_the_version() -> None:
-    completed = run_cli("--version", module=True)
+CONSOLE_SCRIPT = """\
+import sys
+from configure_task_scheduler.cli import main
+sys.exit(main())
+"""
 
-    assert (completed.returncode, completed.stdout) == (0, f"python main.py {__version__}\n")
+
+def run_console_script(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as pip's `configure-task-scheduler` script does: `main()`, named by argv[0]."""
+    script = tmp_path / "configure-task-scheduler"
+    script.write_text(CONSOLE_SCRIPT)
+    return subprocess.run([sys.executable, str(script), *args], cwd=REPO_ROOT,
+                          env={**environment(), "PYTHONPATH": str(REPO_ROOT)},
+                          capture_output=True, text=True, timeout=DEADLINE_SECONDS)
+
+
+def test_version_names_the_command_as_it_was_invoked(tmp_path: Path) -> None:
+    results = [run_cli("--version"), run_cli("--version", module=True),
+               run_console_script(tmp_path, "--version")]
+
+    assert [(r.returncode, r.stdout, r.stderr) for r in results] == [
+        (0, f"python3 main.py {__version__}\n", ""),
+        (0, f"python3 -m configure_task_scheduler {__version__}\n", ""),
+        (0, f"configure-task-scheduler {__version__}\n", "")]
+
+
+def test_usage_and_examples_name_the_command_as_it_was_invoked(tmp_path: Path) -> None:
+    module_help = run_cli("--help", module=True).stdout
+    script_help = run_console_script(tmp_path, "--help").stdout
+
+    assert module_help.splitlines()[0].startswith(
+        "usage: python3 -m configure_task_scheduler [-h] [--config PATH]")
+    assert "  python3 -m configure_task_scheduler --check" in module_help
+    assert "python main.py" not in module_help
+    assert script_help.splitlines()[0].startswith("usage: configure-task-scheduler [-h]")
+    assert "  configure-task-scheduler --simulate 7d" in script_help
+
+
+def test_help_says_configs_may_be_json_or_toml() -> None:
+    help_text = " ".join(run_cli("--help").stdout.split())
+
+    assert "Run tasks from a JSON or TOML config on interval, cron and one-shot schedules." \
+        in help_text
+    assert "--config PATH the config file, .json or .toml (default: config/tasks.json)" \
+        in help_text
 
 
 # -- log formats --------------------------------------------------------------------
