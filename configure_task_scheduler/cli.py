@@ -25,14 +25,20 @@ from .clock import RealClock
 from .config import LoadedConfig, insecure_config_reason, load_config
 from .errors import ConfigError
 from .execution import PoolExecutor
-from .log_formats import JsonFormatter, TextFormatter
+from .log_formats import JsonFormatter, MessageFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import describe_seconds
 from .task import Run, RunResult, RunStatus, Task, log_fields
 
 logger = logging.getLogger("configure_task_scheduler.cli")
+# What the user must read when nothing will run (a refused config, an unknown
+# task id): a bare line in the text format, a JSON object in the json format.
+errors = logging.getLogger("configure_task_scheduler.cli.errors")
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Python's documentation (the signal module's "Note on SIGPIPE") exits with 1
+# when stdout's reader is gone, as Python itself does on EPIPE.
+EXIT_OUTPUT_CLOSED = 1
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
@@ -122,10 +128,32 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             (default: `invoked_name()`).
     """
     try:
-        return _main(argv, prog)
+        status = _main(argv, prog)
+        sys.stdout.flush()  # a closed stdout shows here, not at the interpreter's exit
     except KeyboardInterrupt:  # before the handlers are installed, or during --run
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        errors.error("interrupted")
+        status = EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout's reader is gone (`| head`); stderr never raises
+        logger.debug("stdout was closed by its reader; exiting with status %d",
+                     EXIT_OUTPUT_CLOSED)
+        status = EXIT_OUTPUT_CLOSED
+    silence_closed_streams()
+    return status
+
+
+def silence_closed_streams() -> None:
+    """Point a closed stdout or stderr at /dev/null, so the interpreter's exit stays quiet.
+
+    Python flushes both streams at exit; a flush into a pipe whose reader is
+    gone would print "Exception ignored ... BrokenPipeError" and exit with 120.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
 
 
 def _main(argv: Sequence[str] | None, prog: str | None) -> int:
@@ -142,7 +170,7 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
         return check(config)
     if config.problems and args.strict:
         for problem in config.problems:
-            print(problem, file=sys.stderr)
+            errors.error("%s", problem, extra={"event": "config_error"})
         return EXIT_BAD_INPUT
     for problem in config.problems:
         logger.error("%s (task skipped)", problem)
@@ -159,7 +187,11 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:
-    """Log one line per event to stderr, as escaped text or as JSON (see `logs`).
+    """Log one line per event to stderr, as escaped text or as JSON (see `log_formats`).
+
+    The lines of the `errors` logger are bare messages in the text format.
+    A log line that cannot be written (stderr closed) is dropped: logging's
+    handlers report their own failures on stderr, which fails silently too.
 
     Args:
         level: the lowest level shown, one of `LOG_LEVELS`.
@@ -168,6 +200,9 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler])
+    bare = logging.StreamHandler(sys.stderr)
+    bare.setFormatter(JsonFormatter() if log_format == "json" else MessageFormatter())
+    errors.handlers, errors.propagate = [bare], False
 
 
 def read_config(path: str, allow_insecure: bool) -> LoadedConfig | None:
@@ -184,12 +219,12 @@ def read_config(path: str, allow_insecure: bool) -> LoadedConfig | None:
     """
     reason = None if allow_insecure or not Path(path).exists() else insecure_config_reason(path)
     if reason:
-        print(reason, file=sys.stderr)
+        errors.error("%s", reason, extra={"event": "config_error"})
         return None
     try:
         return load_config(path)
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        errors.error("%s", error, extra={"event": "config_error"})
         return None
 
 
@@ -232,7 +267,7 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
     task = next((task for task in config.tasks if task.task_id == task_id), None)
     if task is None:
         known = ", ".join(task.task_id for task in config.tasks) or "none"
-        print(f'{config.path}: no task "{task_id}"; known task ids: {known}', file=sys.stderr)
+        errors.error('%s: no task "%s"; known task ids: %s', config.path, task_id, known)
         return EXIT_BAD_INPUT
     result = _execute_now(task)
     detail = f": {result.error}" if result.error else ""
@@ -375,7 +410,7 @@ def _exit_now_if_threads_are_stuck(status: int) -> None:
     if stuck:
         logger.warning("%d Python task threads still running; exiting without them", len(stuck))
         logging.shutdown()
-        sys.stdout.flush()
+        silence_closed_streams()
         os._exit(status)
 
 

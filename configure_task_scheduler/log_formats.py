@@ -17,7 +17,7 @@ from typing import Any
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 TEXT_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # The `extra=` fields of run-related log calls, in the order JSON lines show them.
-RUN_FIELDS = ("task_id", "run", "attempt", "event", "status", "duration")
+RUN_FIELDS = ("task_id", "run", "attempt", "event", "status", "duration", "exit_code")
 
 
 def _escape_table() -> dict[int, str]:
@@ -71,12 +71,20 @@ class TextFormatter(logging.Formatter):
         return "\n".join(escape_control(line) for line in super().formatException(ei).split("\n"))
 
 
+class MessageFormatter(logging.Formatter):
+    """The message alone, escaped to one line: for errors the user reads before anything runs."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        """Return the record's message with control characters escaped."""
+        return escape_control(record.getMessage())
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: timestamp, level, logger, the run fields, message.
 
     Keys, always in this order: timestamp (local time, ISO 8601 with
     milliseconds and UTC offset), level, logger, task_id, run, attempt, event,
-    status, duration, message; a run field the record lacks is null. A
+    status, duration, exit_code, message; a run field the record lacks is null. A
     "traceback" key (a string) follows only when the record has `exc_info`.
     """
 

@@ -28,7 +28,7 @@ from configure_task_scheduler.task import RunStatus
 # 2026-01-01 09:30:00.123 UTC, 10:30:00.123 in the test's local time.
 CREATED = datetime(2026, 1, 1, 9, 30, 0, 123000, tzinfo=timezone.utc).timestamp()
 JSON_KEYS = ["timestamp", "level", "logger", "task_id", "run", "attempt", "event", "status",
-             "duration", "message"]
+             "duration", "exit_code", "message"]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
 
 
@@ -140,13 +140,13 @@ def test_json_line_has_every_key_in_order_and_null_for_missing_run_fields() -> N
     assert line == (
         '{"timestamp": "2026-01-01T10:30:00.123+01:00", "level": "INFO", '
         '"logger": "configure_task_scheduler.engine", "task_id": null, "run": null, '
-        '"attempt": null, "event": null, "status": null, "duration": null, '
+        '"attempt": null, "event": null, "status": null, "duration": null, "exit_code": null, '
         '"message": "scheduler started with 2 tasks"}')
 
 
 def test_json_line_carries_the_run_fields_passed_as_extra() -> None:
     extra = {"task_id": "backup", "run": 4, "attempt": 2, "event": "run_finished",
-             "status": "succeeded", "duration": 0.31}
+             "status": "succeeded", "duration": 0.31, "exit_code": 0}
     record = make_record("task backup run 4 (attempt 2) finished", extra=extra)
 
     entry = json.loads(JsonFormatter().format(record))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,6 +78,33 @@ def test_simulation_prints_the_timeline_in_order_and_counts_runs() -> None:
         "fast     3 runs",
         "quarter  1 runs",
     ]
+
+
+class ClosedAfter(io.StringIO):
+    """A stream whose reader goes away after `lines` lines, like a pipe into `head`."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.lines, self.refused = lines, 0
+
+    def write(self, text: str) -> int:
+        if self.getvalue().count("\n") >= self.lines:
+            self.refused += 1
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_simulation_stops_at_the_first_line_it_cannot_write(
+        caplog: pytest.LogCaptureFixture) -> None:
+    out = ClosedAfter(lines=2)
+
+    with pytest.raises(BrokenPipeError, match=r"^\[Errno 32\] Broken pipe$"):
+        preview.simulate([task("fast", IntervalSchedule(1, timezone="UTC"))], START, 86400, out)
+
+    assert out.getvalue().splitlines() == ["2026-03-27 12:00:31+00:00  fast  run 1",
+                                           "2026-03-27 12:00:32+00:00  fast  run 2"]
+    assert out.refused == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_cli_next_and_simulate_work_on_the_sample_config() -> None:

@@ -64,22 +64,34 @@ def simulate(tasks: list[Task], start: datetime, duration_seconds: float,
 
     Returns:
         The number of runs per task id.
+
+    Raises:
+        OSError: `out` could not be written (e.g. a pipe whose reader is gone);
+            the simulation stopped at the first failed line.
     """
     clock = FakeClock(start, monotonic_start=0.0)
     engine = Engine(Registry(tasks), _DryRunExecutor(), clock)
     counts: Counter[str] = Counter()
     width = max((len(task.task_id) for task in tasks), default=0)
+    failures: list[OSError] = []
 
     def print_run(event: RunEvent) -> None:
-        if event.kind is EventKind.RUN_STARTED:
-            task = event.run.task
-            counts[task.task_id] += 1
-            when = event.run.planned_at.astimezone(task.schedule.timezone)
+        if event.kind is not EventKind.RUN_STARTED or failures:
+            return
+        task = event.run.task
+        counts[task.task_id] += 1
+        when = event.run.planned_at.astimezone(task.schedule.timezone)
+        try:
             print(f"{when.isoformat(sep=' ', timespec='seconds')}  {task.task_id:<{width}}  "
                   f"run {event.run.run_number}", file=out)
+        except OSError as error:  # the engine would log it and go on, once per run
+            failures.append(error)
+            engine.stop()
 
     engine.subscribe(print_run)
     engine.run(duration_seconds)
+    if failures:
+        raise failures[0]
     return counts
 
 

@@ -215,7 +215,7 @@ class PoolExecutor:
             self._processes[process.pid] = process
         try:
             outcome = watch_command(process, task.task_id, task.timeout_seconds, self._clock,
-                                    redact)
+                                    redact, run.run_number, run.attempt)
         finally:
             with self._lock:
                 self._processes.pop(process.pid, None)

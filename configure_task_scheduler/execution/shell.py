@@ -99,11 +99,16 @@ def start_command(entry_point: str | tuple[str, ...], env: Mapping[str, str],
 
 def watch_command(process: subprocess.Popen[bytes], task_id: str,
                   timeout_seconds: float | None, clock: Clock,
-                  redact: Redactor) -> CommandOutcome:
-    """Log the process's output line by line until it exits; enforce the timeout."""
+                  redact: Redactor, run_number: int | None = None,
+                  attempt: int | None = None) -> CommandOutcome:
+    """Log the process's output line by line until it exits; enforce the timeout.
+
+    `run_number` and `attempt` go into each output line's log fields.
+    """
     assert process.stdout is not None and process.stderr is not None
     streams = {process.stdout: logging.INFO, process.stderr: logging.WARNING}
-    watch = _OutputWatch(task_id, streams, clock, redact)
+    fields = {"task_id": task_id, "run": run_number, "attempt": attempt, "event": "output"}
+    watch = _OutputWatch(task_id, streams, clock, redact, fields)
     timed_out = not watch.read_until(process, timeout_seconds)
     if timed_out:
         logger.error("task %s timed out after %gs; terminating its process group",
@@ -117,8 +122,8 @@ class _OutputWatch:
     """Reads a process's pipes without blocking, logging each complete line."""
 
     def __init__(self, task_id: str, streams: dict[IO[bytes], int], clock: Clock,
-                 redact: Redactor) -> None:
-        self._task_id, self._redact = task_id, redact
+                 redact: Redactor, fields: dict[str, object]) -> None:
+        self._task_id, self._redact, self._fields = task_id, redact, fields
         self._now = clock.monotonic
         self._selector = selectors.DefaultSelector()
         self._levels = dict(streams)
@@ -194,8 +199,7 @@ class _OutputWatch:
     def _log(self, line: bytes | bytearray, level: int) -> None:
         if logger.isEnabledFor(level):  # decoding 200 MB nobody reads is the real cost
             text = self._redact(line.decode("utf-8", "replace").rstrip("\r"))
-            logger.log(level, "task %s | %s", self._task_id, text,
-                       extra={"task_id": self._task_id, "event": "output"})
+            logger.log(level, "task %s | %s", self._task_id, text, extra=self._fields)
 
     def close(self) -> tuple[str, str]:
         """Log what is left of unfinished lines; return the (stdout, stderr) tails."""
