@@ -107,7 +107,8 @@ def watch_command(process: subprocess.Popen[bytes], task_id: str,
     """
     assert process.stdout is not None and process.stderr is not None
     streams = {process.stdout: logging.INFO, process.stderr: logging.WARNING}
-    fields = {"task_id": task_id, "run": run_number, "attempt": attempt, "event": "output"}
+    fields: dict[str, object] = {"task_id": task_id, "run": run_number, "attempt": attempt,
+                                 "event": "output"}
     watch = _OutputWatch(task_id, streams, clock, redact, fields)
     timed_out = not watch.read_until(process, timeout_seconds)
     if timed_out:
