@@ -8,6 +8,7 @@ ready for the next step, never for a fixed time.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -408,6 +409,61 @@ def test_text_log_shows_a_line_forged_by_a_task_as_one_escaped_line(
     assert len(forged) == 1
     assert log_messages(forged[0]) == [
         r"task forge | x\r2026-01-01 00:00:00 INFO    fake\x1b[2J"]
+
+
+SECRET_TOKEN = "s3cr3t-t0ken-value"
+FAILING_JOB = """\
+def leak(context):
+    token = context.env["API_TOKEN"]
+    raise ValueError(f"login failed with {token}\\n2026-01-01 00:00:00 INFO    forged")
+"""
+
+
+def run_failing_python_task(write_config: Callable[..., Path],
+                            *options: str) -> subprocess.CompletedProcess[str]:
+    """Run a Python task whose exception holds a secret and a forged record, for 1 second."""
+    config = write_config({"tasks": [{
+        "task_id": "leak", "task_type": "python", "entry_point": "failing_job:leak",
+        "interval_seconds": 60, "run_on_start": True,
+        "env": {"API_TOKEN": "${CTS_TEST_TOKEN}"}}]})
+    (config.parent / "failing_job.py").write_text(FAILING_JOB)
+    return subprocess.run([sys.executable, "main.py", "--config", str(config), "--duration", "1",
+                           *options], cwd=REPO_ROOT,
+                          env={**environment(), "CTS_TEST_TOKEN": SECRET_TOKEN},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_text_log_shows_a_task_traceback_on_lines_prefixed_by_the_task(
+        write_config: Callable[..., Path]) -> None:
+    completed = run_failing_python_task(write_config)
+
+    lines = completed.stderr.splitlines()
+    start = lines.index(next(line for line in lines if line.endswith(" raised ValueError")))
+    trace = list(itertools.takewhile(lambda line: line.startswith("task leak | "),
+                                     lines[start + 1:]))
+    assert completed.returncode == 0
+    assert log_messages(lines[start]) == ["task leak run 1 raised ValueError"]
+    assert trace[0] == "task leak | Traceback (most recent call last):"
+    assert trace[-2:] == ["task leak | ValueError: login failed with ***",
+                          "task leak | 2026-01-01 00:00:00 INFO    forged"]
+    assert not any(line.startswith("2026-01-01 00:00:00") for line in lines)
+    assert SECRET_TOKEN not in completed.stderr
+
+
+def test_json_log_puts_a_task_traceback_in_its_own_redacted_field(
+        write_config: Callable[..., Path]) -> None:
+    completed = run_failing_python_task(write_config, "--log-format", "json")
+
+    entries = [json.loads(line) for line in completed.stderr.splitlines()]
+    [error] = [entry for entry in entries if entry["event"] == "run_error"]
+    assert completed.returncode == 0
+    assert list(error) == [*JSON_KEYS, "traceback"]
+    assert (error["level"], error["task_id"], error["run"], error["message"]) == (
+        "ERROR", "leak", 1, "task leak run 1 raised ValueError")
+    assert error["traceback"].startswith("Traceback (most recent call last):\n")
+    assert error["traceback"].endswith(
+        "\nValueError: login failed with ***\n2026-01-01 00:00:00 INFO    forged")
+    assert SECRET_TOKEN not in completed.stderr
 
 
 # -- config file safety -------------------------------------------------------------
