@@ -21,7 +21,7 @@ from types import FrameType
 
 from . import __version__
 from .addons import preview
-from .clock import RealClock
+from .clock import FakeClock, RealClock
 from .config import LoadedConfig, insecure_config_reason, load_config
 from .errors import ConfigError
 from .execution import PoolExecutor
@@ -317,13 +317,41 @@ def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool
     if not show_decisions:  # the timeline replaces the engine's per-run log lines
         logging.getLogger("configure_task_scheduler").setLevel(logging.WARNING)
     start = RealClock().wall()
-    counts = preview.simulate(config.tasks, start, duration_seconds, sys.stdout)
+    clock = FakeClock(start, monotonic_start=0.0)
+    simulated = SimulatedLog(clock)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(simulated)
+    try:
+        counts = preview.simulate(config.tasks, start, duration_seconds, sys.stdout, clock)
+    finally:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(simulated)
     span = describe_seconds(duration_seconds)
     span = span if span[0].isdigit() else f"1 {span}"
     print(f"-- {plural(sum(counts.values()), 'run')} in {span} "
           f"from {start.astimezone():%Y-%m-%d %H:%M:%S %z}:")
     preview.print_counts(config.tasks, counts, sys.stdout)
     return EXIT_OK
+
+
+class SimulatedLog(logging.Filter):
+    """Stamps log lines with the simulated time; drops the engine's started/finished lines.
+
+    Nothing runs in a simulation: the add-on's "would run" line replaces them,
+    and a real time beside simulated run times would only mislead.
+    """
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self._clock = clock
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Return False for a run's started/finished line; restamp any other."""
+        if getattr(record, "event", None) in ("run_started", "run_finished"):
+            return False
+        record.created = self._clock.wall().timestamp()
+        record.msecs = record.created % 1 * 1000
+        return True
 
 
 def serve(config: LoadedConfig, max_workers: int, duration: float | None,
