@@ -137,7 +137,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         logger.debug("stdout was closed by its reader; exiting with status %d",
                      EXIT_OUTPUT_CLOSED)
         status = EXIT_OUTPUT_CLOSED
-    silence_closed_streams()
+    finally:  # also after argparse's SystemExit (--help, --version, bad arguments)
+        silence_closed_streams()
     return status
 
 
@@ -206,7 +207,7 @@ def configure_logging(level: str, log_format: str = "text") -> None:
 
 
 def read_config(path: str, allow_insecure: bool) -> LoadedConfig | None:
-    """Load the config unless other users could change it; print why not on stderr.
+    """Load the config unless other users could change it; report why not on stderr.
 
     A missing file is left to the loader, whose message says so.
 
