@@ -287,7 +287,7 @@ def _execute_now(task: Task) -> RunResult:
         reporter.done.wait()
     except KeyboardInterrupt:  # Ctrl-C: a shell task's process group goes too
         executor.shutdown(0)
-        _exit_now_if_threads_are_stuck(EXIT_INTERRUPTED)
+        _exit_now_if_threads_are_stuck(EXIT_INTERRUPTED, last_words="interrupted")
         raise
     executor.shutdown(0)
     assert reporter.result is not None
@@ -429,15 +429,18 @@ def install_signal_handlers(scheduler: Scheduler) -> None:
     signal.signal(signal.SIGHUP, reload)
 
 
-def _exit_now_if_threads_are_stuck(status: int) -> None:
+def _exit_now_if_threads_are_stuck(status: int, last_words: str | None = None) -> None:
     """Exit without waiting for Python callables that outlived their timeout.
 
     The interpreter joins pool threads at exit, so a callable that never
-    returns would otherwise keep the process alive forever.
+    returns would otherwise keep the process alive forever. `last_words` is
+    the line `main` would have ended with ("interrupted").
     """
     stuck = [t for t in threading.enumerate() if t.name.startswith("task-worker") and t.is_alive()]
     if stuck:
         logger.warning("%d Python task threads still running; exiting without them", len(stuck))
+        if last_words:
+            errors.error("%s", last_words)
         logging.shutdown()
         silence_closed_streams()
         os._exit(status)

@@ -741,3 +741,25 @@ def test_a_closed_stderr_loses_the_log_but_not_the_exit_status(
     args = tuple(str(bad) if arg == "BAD" else arg for arg in args)
 
     assert run_with_stderr_closed(*args) == (status, "")
+
+
+def test_ctrl_c_during_run_of_a_hung_callable_still_ends_with_interrupted(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [{"task_id": "hang", "task_type": "python",
+                                      "entry_point": "hung_job:hang", "interval_seconds": 60}]})
+    (config.parent / "hung_job.py").write_text(
+        "import threading\ndef hang():\n    threading.Event().wait()\n")
+    process = subprocess.Popen([sys.executable, "main.py", "--run", "hang", "--config",
+                                str(config)], cwd=REPO_ROOT, env=environment(),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    started = process.stderr.readline()
+
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=DEADLINE_SECONDS)
+
+    assert log_messages(started) == ["task hang started"]
+    assert process.returncode == 130
+    assert log_messages(rest) == ["1 Python task threads still running; exiting without them"]
+    assert rest.splitlines()[-1] == "interrupted"
