@@ -282,8 +282,8 @@ def _execute_now(task: Task) -> RunResult:
     clock = RealClock()
     executor = PoolExecutor(max_workers=1, clock=clock)
     reporter = _OneResult()
-    executor.submit(Run(task, 1, clock.wall(), clock.monotonic()), reporter)
-    try:
+    try:  # from the submit on: the run may start (and Ctrl-C come) before it returns
+        executor.submit(Run(task, 1, clock.wall(), clock.monotonic()), reporter)
         reporter.done.wait()
     except KeyboardInterrupt:  # Ctrl-C: a shell task's process group goes too
         executor.shutdown(0)
