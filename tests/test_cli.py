@@ -1,4 +1,4 @@
-"""The command line, through real `python main.py` processes.
+"""The command line, through real `python3 main.py` processes.
 
 Each test runs the program as a user would and checks its exit status and
 its whole output lines. The signal tests start it in the background and read
@@ -61,7 +61,7 @@ def shell_task_entry(task_id: str, command: str, interval_seconds: Any,
 
 
 class BackgroundScheduler:
-    """`python main.py --config PATH [OPTIONS]` in the background; its log is read as it comes."""
+    """`python3 main.py --config PATH [OPTIONS]` in the background; its log is read as it comes."""
 
     def __init__(self, config: Path, *options: str) -> None:
         self.process = subprocess.Popen(
