@@ -1,7 +1,7 @@
-"""`python -m configure_task_scheduler` runs the command line."""
+"""`python3 -m configure_task_scheduler` runs the command line."""
 
 import sys
 
 from .cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python3 -m configure_task_scheduler"))

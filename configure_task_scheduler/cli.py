@@ -21,44 +21,71 @@ from types import FrameType
 
 from . import __version__
 from .addons import preview
-from .clock import RealClock
+from .clock import FakeClock, RealClock
 from .config import LoadedConfig, insecure_config_reason, load_config
 from .errors import ConfigError
 from .execution import PoolExecutor
-from .log_formats import JsonFormatter, TextFormatter
+from .log_formats import JsonFormatter, MessageFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import describe_seconds
 from .task import Run, RunResult, RunStatus, Secrets, Task, log_fields
 
 logger = logging.getLogger("configure_task_scheduler.cli")
+# What the user must read when nothing will run (a refused config, an unknown
+# task id): a bare line in the text format, a JSON object in the json format.
+errors = logging.getLogger("configure_task_scheduler.cli.errors")
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Python's documentation (the signal module's "Note on SIGPIPE") exits with 1
+# when stdout's reader is gone, as Python itself does on EPIPE.
+EXIT_OUTPUT_CLOSED = 1
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
-EXAMPLES = """\
-examples:
-  python main.py --config config/tasks.json          run until Ctrl-C or SIGTERM
-  python main.py --check                             validate the config, list its tasks
-  python main.py --run hello                         run one task now, print its result
-  python main.py --duration 10 --log-level DEBUG     run for 10 seconds, show queue decisions
-  python main.py --log-format json 2>> tasks.jsonl   log one JSON object per line, for collectors
-  python main.py --next 5                            each task's schedule and next 5 runs
-  python main.py --simulate 7d                       the runs of the coming week, in a second
-
-exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed,
-2 bad config or arguments, 130 a second Ctrl-C or Ctrl-C during --run
+# (arguments, what they do) for the --help examples, after the program's name.
+EXAMPLES = (
+    ("--config config/tasks.json", "run until Ctrl-C or SIGTERM"),
+    ("--check", "validate the config, list its tasks"),
+    ("--run hello", "run one task now, print its result"),
+    ("--duration 10 --log-level DEBUG", "run for 10 seconds, show queue decisions"),
+    ("--log-format json 2>> tasks.jsonl", "log one JSON object per line, for collectors"),
+    ("--next 5", "each task's schedule and next 5 runs"),
+    ("--simulate 7d", "the runs of the coming week, in a second"),
+)
+EXIT_STATUSES = """\
+exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, or
+stdout was closed early (e.g. by `| head`), 2 bad config or arguments, 130 a second
+Ctrl-C or Ctrl-C during --run
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser (its --help is the CLI reference)."""
+def invoked_name(argv0: str | None = None) -> str:
+    """Return how the user started the program, for usage lines and --version.
+
+    `main.py` and `python -m` pass their own name to `main`; anything else (the
+    installed `configure-task-scheduler` script) is named by `sys.argv[0]`.
+    """
+    return Path(argv0 if argv0 is not None else sys.argv[0]).name or "configure-task-scheduler"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser (its --help is the CLI reference).
+
+    Args:
+        prog: the command as the user typed it, e.g. "python3 main.py";
+            default: `invoked_name()`.
+    """
+    prog = prog or invoked_name()
+    width = max(len(f"{prog} {arguments}") for arguments, _ in EXAMPLES)
+    examples = "".join(f"  {prog + ' ' + arguments:<{width}}  {what}\n"
+                       for arguments, what in EXAMPLES)
     parser = argparse.ArgumentParser(
-        prog="python main.py", epilog=EXAMPLES,
+        prog=prog, epilog=f"examples:\n{examples}\n{EXIT_STATUSES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run tasks from a JSON config on interval, cron and one-shot schedules.")
+        description="Run tasks from a JSON or TOML config on interval, cron and one-shot "
+                    "schedules.")
     parser.add_argument("--config", default="config/tasks.json", metavar="PATH",
-                        help="the config file (default: %(default)s)")
+                        help="the config file, .json or .toml (default: %(default)s)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
                       help="validate the config, print its tasks and problems, exit 0 or 2")
@@ -92,17 +119,46 @@ def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
                              "line with the run's fields (default: %(default)s)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (130 if interrupted by Ctrl-C)."""
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    """Run the command line; return the exit status (130 if interrupted by Ctrl-C).
+
+    Args:
+        argv: the arguments (default: `sys.argv[1:]`).
+        prog: the command as the user typed it, for usage lines and --version
+            (default: `invoked_name()`).
+    """
     try:
-        return _main(argv)
+        status = _main(argv, prog)
+        sys.stdout.flush()  # a closed stdout shows here, not at the interpreter's exit
     except KeyboardInterrupt:  # before the handlers are installed, or during --run
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        errors.error("interrupted")
+        status = EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout's reader is gone (`| head`); stderr never raises
+        logger.debug("stdout was closed by its reader; exiting with status %d",
+                     EXIT_OUTPUT_CLOSED)
+        status = EXIT_OUTPUT_CLOSED
+    finally:  # also after argparse's SystemExit (--help, --version, bad arguments)
+        silence_closed_streams()
+    return status
 
 
-def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+def silence_closed_streams() -> None:
+    """Point a closed stdout or stderr at /dev/null, so the interpreter's exit stays quiet.
+
+    Python flushes both streams at exit; a flush into a pipe whose reader is
+    gone would print "Exception ignored ... BrokenPipeError" and exit with 120.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None, prog: str | None) -> int:
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     level = args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper()
     if level not in LOG_LEVELS:
@@ -115,7 +171,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return check(config)
     if config.problems and args.strict:
         for problem in config.problems:
-            print(problem, file=sys.stderr)
+            errors.error("%s", problem, extra={"event": "config_error"})
         return EXIT_BAD_INPUT
     for problem in config.problems:
         logger.error("%s (task skipped)", problem)
@@ -132,7 +188,11 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:
-    """Log one line per event to stderr, as escaped text or as JSON (see `logs`).
+    """Log one line per event to stderr, as escaped text or as JSON (see `log_formats`).
+
+    The lines of the `errors` logger are bare messages in the text format.
+    A log line that cannot be written (stderr closed) is dropped: logging's
+    handlers report their own failures on stderr, which fails silently too.
 
     Args:
         level: the lowest level shown, one of `LOG_LEVELS`.
@@ -141,10 +201,13 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler])
+    bare = logging.StreamHandler(sys.stderr)
+    bare.setFormatter(JsonFormatter() if log_format == "json" else MessageFormatter())
+    errors.handlers, errors.propagate = [bare], False
 
 
 def read_config(path: str, allow_insecure: bool) -> LoadedConfig | None:
-    """Load the config unless other users could change it; print why not on stderr.
+    """Load the config unless other users could change it; report why not on stderr.
 
     A missing file is left to the loader, whose message says so.
 
@@ -157,12 +220,12 @@ def read_config(path: str, allow_insecure: bool) -> LoadedConfig | None:
     """
     reason = None if allow_insecure or not Path(path).exists() else insecure_config_reason(path)
     if reason:
-        print(reason, file=sys.stderr)
+        errors.error("%s", reason, extra={"event": "config_error"})
         return None
     try:
         return load_config(path)
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        errors.error("%s", error, extra={"event": "config_error"})
         return None
 
 
@@ -205,7 +268,7 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
     task = next((task for task in config.tasks if task.task_id == task_id), None)
     if task is None:
         known = ", ".join(task.task_id for task in config.tasks) or "none"
-        print(f'{config.path}: no task "{task_id}"; known task ids: {known}', file=sys.stderr)
+        errors.error('%s: no task "%s"; known task ids: %s', config.path, task_id, known)
         return EXIT_BAD_INPUT
     result = _execute_now(task, Secrets.of(config.tasks))
     detail = f": {result.error}" if result.error else ""
@@ -219,12 +282,12 @@ def _execute_now(task: Task, secrets: Secrets) -> RunResult:
     clock = RealClock()
     executor = PoolExecutor(max_workers=1, clock=clock)
     reporter = _OneResult()
-    executor.submit(Run(task, 1, clock.wall(), clock.monotonic(), secrets=secrets), reporter)
-    try:
+    try:  # from the submit on: the run may start (and Ctrl-C come) before it returns
+        executor.submit(Run(task, 1, clock.wall(), clock.monotonic(), secrets=secrets), reporter)
         reporter.done.wait()
     except KeyboardInterrupt:  # Ctrl-C: a shell task's process group goes too
         executor.shutdown(0)
-        _exit_now_if_threads_are_stuck(EXIT_INTERRUPTED)
+        _exit_now_if_threads_are_stuck(EXIT_INTERRUPTED, last_words="interrupted")
         raise
     executor.shutdown(0)
     assert reporter.result is not None
@@ -255,13 +318,41 @@ def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool
     if not show_decisions:  # the timeline replaces the engine's per-run log lines
         logging.getLogger("configure_task_scheduler").setLevel(logging.WARNING)
     start = RealClock().wall()
-    counts = preview.simulate(config.tasks, start, duration_seconds, sys.stdout)
+    clock = FakeClock(start, monotonic_start=0.0)
+    simulated = SimulatedLog(clock)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(simulated)
+    try:
+        counts = preview.simulate(config.tasks, start, duration_seconds, sys.stdout, clock)
+    finally:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(simulated)
     span = describe_seconds(duration_seconds)
     span = span if span[0].isdigit() else f"1 {span}"
     print(f"-- {plural(sum(counts.values()), 'run')} in {span} "
           f"from {start.astimezone():%Y-%m-%d %H:%M:%S %z}:")
     preview.print_counts(config.tasks, counts, sys.stdout)
     return EXIT_OK
+
+
+class SimulatedLog(logging.Filter):
+    """Stamps log lines with the simulated time; drops the engine's started/finished lines.
+
+    Nothing runs in a simulation: the add-on's "would run" line replaces them,
+    and a real time beside simulated run times would only mislead.
+    """
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__()
+        self._clock = clock
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Return False for a run's started/finished line; restamp any other."""
+        if getattr(record, "event", None) in ("run_started", "run_finished"):
+            return False
+        record.created = self._clock.wall().timestamp()
+        record.msecs = record.created % 1 * 1000
+        return True
 
 
 def serve(config: LoadedConfig, max_workers: int, duration: float | None,
@@ -338,17 +429,20 @@ def install_signal_handlers(scheduler: Scheduler) -> None:
     signal.signal(signal.SIGHUP, reload)
 
 
-def _exit_now_if_threads_are_stuck(status: int) -> None:
+def _exit_now_if_threads_are_stuck(status: int, last_words: str | None = None) -> None:
     """Exit without waiting for Python callables that outlived their timeout.
 
     The interpreter joins pool threads at exit, so a callable that never
-    returns would otherwise keep the process alive forever.
+    returns would otherwise keep the process alive forever. `last_words` is
+    the line `main` would have ended with ("interrupted").
     """
     stuck = [t for t in threading.enumerate() if t.name.startswith("task-worker") and t.is_alive()]
     if stuck:
         logger.warning("%d Python task threads still running; exiting without them", len(stuck))
+        if last_words:
+            errors.error("%s", last_words)
         logging.shutdown()
-        sys.stdout.flush()
+        silence_closed_streams()
         os._exit(status)
 
 

@@ -1,4 +1,4 @@
-"""The command line, through real `python main.py` processes.
+"""The command line, through real `python3 main.py` processes.
 
 Each test runs the program as a user would and checks its exit status and
 its whole output lines. The signal tests start it in the background and read
@@ -8,6 +8,7 @@ ready for the next step, never for a fixed time.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -60,7 +61,7 @@ def shell_task_entry(task_id: str, command: str, interval_seconds: Any,
 
 
 class BackgroundScheduler:
-    """`python main.py --config PATH [OPTIONS]` in the background; its log is read as it comes."""
+    """`python3 main.py --config PATH [OPTIONS]` in the background; its log is read as it comes."""
 
     def __init__(self, config: Path, *options: str) -> None:
         self.process = subprocess.Popen(
@@ -274,7 +275,7 @@ def test_zero_duration_is_rejected_by_the_argument_parser() -> None:
 
     assert completed.returncode == 2
     assert completed.stderr.splitlines()[-1] == (
-        "python main.py: error: argument --duration: "
+        "python3 main.py: error: argument --duration: "
         "expected a number of seconds > 0, found '0'")
 
 
@@ -320,17 +321,58 @@ def test_duration_runs_the_scheduler_then_stops_it(write_config: Callable[..., P
     assert messages[-1] == "scheduler stopped"
 
 
-def test_module_entry_point_prints_the_version() -> None:
-    completed = run_cli("--version", module=True)
+CONSOLE_SCRIPT = """\
+import sys
+from configure_task_scheduler.cli import main
+sys.exit(main())
+"""
 
-    assert (completed.returncode, completed.stdout) == (0, f"python main.py {__version__}\n")
+
+def run_console_script(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as pip's `configure-task-scheduler` script does: `main()`, named by argv[0]."""
+    script = tmp_path / "configure-task-scheduler"
+    script.write_text(CONSOLE_SCRIPT)
+    return subprocess.run([sys.executable, str(script), *args], cwd=REPO_ROOT,
+                          env={**environment(), "PYTHONPATH": str(REPO_ROOT)},
+                          capture_output=True, text=True, timeout=DEADLINE_SECONDS)
+
+
+def test_version_names_the_command_as_it_was_invoked(tmp_path: Path) -> None:
+    results = [run_cli("--version"), run_cli("--version", module=True),
+               run_console_script(tmp_path, "--version")]
+
+    assert [(r.returncode, r.stdout, r.stderr) for r in results] == [
+        (0, f"python3 main.py {__version__}\n", ""),
+        (0, f"python3 -m configure_task_scheduler {__version__}\n", ""),
+        (0, f"configure-task-scheduler {__version__}\n", "")]
+
+
+def test_usage_and_examples_name_the_command_as_it_was_invoked(tmp_path: Path) -> None:
+    module_help = run_cli("--help", module=True).stdout
+    script_help = run_console_script(tmp_path, "--help").stdout
+
+    assert module_help.splitlines()[0].startswith(
+        "usage: python3 -m configure_task_scheduler [-h] [--config PATH]")
+    assert "  python3 -m configure_task_scheduler --check" in module_help
+    assert "python main.py" not in module_help
+    assert script_help.splitlines()[0].startswith("usage: configure-task-scheduler [-h]")
+    assert "  configure-task-scheduler --simulate 7d" in script_help
+
+
+def test_help_says_configs_may_be_json_or_toml() -> None:
+    help_text = " ".join(run_cli("--help").stdout.split())
+
+    assert "Run tasks from a JSON or TOML config on interval, cron and one-shot schedules." \
+        in help_text
+    assert "--config PATH the config file, .json or .toml (default: config/tasks.json)" \
+        in help_text
 
 
 # -- log formats --------------------------------------------------------------------
 
 
 JSON_KEYS = ["timestamp", "level", "logger", "task_id", "run", "attempt", "event", "status",
-             "duration", "message"]
+             "duration", "exit_code", "message"]
 JSON_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d")
 
 
@@ -354,7 +396,65 @@ def test_json_log_format_writes_one_json_object_per_stderr_line(
                         finished.pop("message"))
     assert finished == {"timestamp": finished["timestamp"], "level": "INFO",
                         "logger": "configure_task_scheduler.runbook", "task_id": "colour",
-                        "run": 1, "attempt": 1, "event": "run_finished", "status": "succeeded"}
+                        "run": 1, "attempt": 1, "event": "run_finished", "status": "succeeded",
+                        "exit_code": 0}
+
+
+def test_json_output_lines_name_their_run_and_a_finished_run_its_exit_code(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [
+        shell_task_entry("fail", "echo out; echo err >&2; exit 3", 60, run_on_start=True)]})
+
+    completed = run_cli("--log-format", "json", "--duration", "1", "--config", config)
+
+    entries = [json.loads(line) for line in completed.stderr.splitlines()]
+    fields = ["level", "task_id", "run", "attempt", "event", "status", "exit_code", "message"]
+    assert [[entry[field] for field in fields] for entry in entries
+            if entry["task_id"] == "fail" and entry["event"] != "run_started"] == [
+        ["INFO", "fail", 1, 1, "output", None, None, "task fail | out"],
+        ["WARNING", "fail", 1, 1, "output", None, None, "task fail | err"],
+        ["ERROR", "fail", 1, 1, "run_finished", "failed", 3,
+         next(e["message"] for e in entries if e["event"] == "run_finished")],
+    ]
+
+
+def json_errors(completed: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    """The JSON lines of stderr, each without its timestamp (checked to be one)."""
+    entries = [json.loads(line) for line in completed.stderr.splitlines()]
+    assert all(JSON_TIMESTAMP.fullmatch(entry.pop("timestamp")) for entry in entries)
+    return entries
+
+
+def error_entry(message: str, event: str | None = "config_error") -> dict[str, Any]:
+    return {"level": "ERROR", "logger": "configure_task_scheduler.cli.errors",
+            "task_id": None, "run": None, "attempt": None, "event": event, "status": None,
+            "duration": None, "exit_code": None, "message": message}
+
+
+def test_json_log_format_reports_an_unreadable_config_as_json(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.json"
+
+    completed = run_cli("--log-format", "json", "--config", missing)
+
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert json_errors(completed) == [
+        error_entry(f"{missing}: no such file (give another one with --config PATH)")]
+
+
+def test_json_log_format_reports_strict_problems_and_unknown_tasks_as_json(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [shell_task_entry("bad", "true", 0),
+                                     shell_task_entry("ok", "true", 60)]})
+
+    strict = run_cli("--log-format", "json", "--strict", "--config", config)
+    unknown = run_cli("--log-format", "json", "--run", "nope", "--config", config)
+
+    assert (strict.returncode, strict.stdout, unknown.returncode, unknown.stdout) == (2, "", 2, "")
+    problem = f'{config}: task #1 "bad": interval_seconds: expected a number > 0 and <= 315360000 (10 years), found 0'
+    assert json_errors(strict) == [error_entry(problem)]
+    skipped = json_errors(unknown)
+    assert skipped[0]["message"] == f"{problem} (task skipped)"
+    assert skipped[1:] == [error_entry(f'{config}: no task "nope"; known task ids: ok', None)]
 
 
 def test_text_log_shows_a_line_forged_by_a_task_as_one_escaped_line(
@@ -370,6 +470,61 @@ def test_text_log_shows_a_line_forged_by_a_task_as_one_escaped_line(
     assert len(forged) == 1
     assert log_messages(forged[0]) == [
         r"task forge | x\r2026-01-01 00:00:00 INFO    fake\x1b[2J"]
+
+
+SECRET_TOKEN = "s3cr3t-t0ken-value"
+FAILING_JOB = """\
+def leak(context):
+    token = context.env["API_TOKEN"]
+    raise ValueError(f"login failed with {token}\\n2026-01-01 00:00:00 INFO    forged")
+"""
+
+
+def run_failing_python_task(write_config: Callable[..., Path],
+                            *options: str) -> subprocess.CompletedProcess[str]:
+    """Run a Python task whose exception holds a secret and a forged record, for 1 second."""
+    config = write_config({"tasks": [{
+        "task_id": "leak", "task_type": "python", "entry_point": "failing_job:leak",
+        "interval_seconds": 60, "run_on_start": True,
+        "env": {"API_TOKEN": "${CTS_TEST_TOKEN}"}}]})
+    (config.parent / "failing_job.py").write_text(FAILING_JOB)
+    return subprocess.run([sys.executable, "main.py", "--config", str(config), "--duration", "1",
+                           *options], cwd=REPO_ROOT,
+                          env={**environment(), "CTS_TEST_TOKEN": SECRET_TOKEN},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_text_log_shows_a_task_traceback_on_lines_prefixed_by_the_task(
+        write_config: Callable[..., Path]) -> None:
+    completed = run_failing_python_task(write_config)
+
+    lines = completed.stderr.splitlines()
+    start = lines.index(next(line for line in lines if line.endswith(" raised ValueError")))
+    trace = list(itertools.takewhile(lambda line: line.startswith("task leak | "),
+                                     lines[start + 1:]))
+    assert completed.returncode == 0
+    assert log_messages(lines[start]) == ["task leak run 1 raised ValueError"]
+    assert trace[0] == "task leak | Traceback (most recent call last):"
+    assert trace[-2:] == ["task leak | ValueError: login failed with ***",
+                          "task leak | 2026-01-01 00:00:00 INFO    forged"]
+    assert not any(line.startswith("2026-01-01 00:00:00") for line in lines)
+    assert SECRET_TOKEN not in completed.stderr
+
+
+def test_json_log_puts_a_task_traceback_in_its_own_redacted_field(
+        write_config: Callable[..., Path]) -> None:
+    completed = run_failing_python_task(write_config, "--log-format", "json")
+
+    entries = [json.loads(line) for line in completed.stderr.splitlines()]
+    [error] = [entry for entry in entries if entry["event"] == "run_error"]
+    assert completed.returncode == 0
+    assert list(error) == [*JSON_KEYS, "traceback"]
+    assert (error["level"], error["task_id"], error["run"], error["message"]) == (
+        "ERROR", "leak", 1, "task leak run 1 raised ValueError")
+    assert error["traceback"].startswith("Traceback (most recent call last):\n")
+    assert error["traceback"].endswith(
+        "\nValueError: login failed with ***\n2026-01-01 00:00:00 INFO    forged")
+    assert SECRET_TOKEN not in completed.stderr
 
 
 # -- config file safety -------------------------------------------------------------
@@ -553,3 +708,119 @@ def test_ctrl_c_during_run_exits_130_at_once_and_kills_the_command(
     assert stderr.splitlines()[-1] == "interrupted"
     assert "Traceback" not in stderr
     wait_until(lambda: process_is_gone(pid), DEADLINE_SECONDS)
+
+
+# -- closed pipes ---------------------------------------------------------------------
+# Python ignores SIGPIPE, so writing to a pipe whose reader is gone raises
+# BrokenPipeError. The signal module's documentation ("Note on SIGPIPE") says
+# to send what is left to /dev/null and exit with 1, the status Python uses on
+# EPIPE: the CLI does that, quietly. A closed stderr loses the log, nothing else.
+
+
+def run_until_stdout_is_closed(*args: str | Path) -> tuple[int, str, str]:
+    """Run the CLI, read one line of its stdout, close the pipe; return (status, line, stderr).
+
+    The stderr pipe is only read after the exit: a CLI that kept writing there
+    (a traceback per line it could not print) would block and miss the deadline.
+    """
+    process = subprocess.Popen([sys.executable, "main.py", *map(str, args)], cwd=REPO_ROOT,
+                               env=environment(), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    first_line = process.stdout.readline().decode()
+    process.stdout.close()
+    try:
+        process.wait(timeout=DEADLINE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail(f"still running {DEADLINE_SECONDS}s after its stdout was closed")
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    return process.returncode, first_line, stderr
+
+
+def many_tasks_config(write_config: Callable[..., Path]) -> Path:
+    """1,000 tasks with long ids: more than a pipe's buffer of --check and --next output."""
+    return write_config({"tasks": [
+        shell_task_entry(f"task-{number:04}-" + "x" * 50, "true", 60) for number in range(1000)]})
+
+
+def test_simulate_into_a_closed_pipe_stops_at_once_and_quietly() -> None:
+    status, first_line, stderr = run_until_stdout_is_closed("--simulate", "7d")
+
+    assert re.fullmatch(r"\S+ \S+  hello +run 1\n", first_line)
+    assert (status, stderr) == (1, "")
+
+
+@pytest.mark.parametrize("mode", [("--next", "100"), ("--check",)], ids=["next", "check"])
+def test_next_and_check_into_a_closed_pipe_exit_1_quietly(
+        write_config: Callable[..., Path], mode: tuple[str, ...]) -> None:
+    config = many_tasks_config(write_config)
+
+    status, first_line, stderr = run_until_stdout_is_closed(*mode, "--config", config)
+
+    assert first_line.startswith(f"task-0000-{'x' * 50}: every minute" if mode[0] == "--next"
+                                 else f"{config}: 1000 valid tasks (1000 enabled), 0 problems")
+    assert (status, stderr) == (1, "")
+
+
+def test_a_closed_stdout_is_one_debug_line(write_config: Callable[..., Path]) -> None:
+    config = many_tasks_config(write_config)
+
+    status, _, stderr = run_until_stdout_is_closed("--next", "100", "--config", config,
+                                                   "--log-level", "DEBUG")
+
+    assert status == 1
+    assert log_messages(stderr) == ["stdout was closed by its reader; exiting with status 1"]
+    assert len(stderr.splitlines()) == 1
+
+
+def run_with_stderr_closed(*args: str | Path) -> tuple[int, str]:
+    """Run the CLI with a stderr pipe whose reader is already gone; return (status, stdout)."""
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    try:
+        completed = subprocess.run([sys.executable, "main.py", *map(str, args)], cwd=REPO_ROOT,
+                                   env=environment(), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=write_fd, text=True,
+                                   timeout=DEADLINE_SECONDS)
+    finally:
+        os.close(write_fd)
+    return completed.returncode, completed.stdout
+
+
+@pytest.mark.parametrize(("args", "status"), [
+    (("--config", "/nonexistent/tasks.json"), 2),
+    (("--duration", "0.3", "--log-level", "DEBUG"), 0),
+    (("--strict", "--duration", "0.3", "--config", "BAD"), 2),
+    (("--bogus-option",), 2),
+], ids=["config-error", "serve-with-log", "strict-problems", "bad-argument"])
+def test_a_closed_stderr_loses_the_log_but_not_the_exit_status(
+        write_config: Callable[..., Path], args: tuple[str, ...], status: int) -> None:
+    bad = write_config({"tasks": [shell_task_entry("bad", "true", 0)]})
+    args = tuple(str(bad) if arg == "BAD" else arg for arg in args)
+
+    assert run_with_stderr_closed(*args) == (status, "")
+
+
+def test_ctrl_c_during_run_of_a_hung_callable_still_ends_with_interrupted(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [{"task_id": "hang", "task_type": "python",
+                                      "entry_point": "hung_job:hang", "interval_seconds": 60}]})
+    (config.parent / "hung_job.py").write_text(
+        "import threading\ndef hang():\n    threading.Event().wait()\n")
+    process = subprocess.Popen([sys.executable, "main.py", "--run", "hang", "--config",
+                                str(config)], cwd=REPO_ROOT, env=environment(),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    started = process.stderr.readline()
+
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=DEADLINE_SECONDS)
+
+    assert log_messages(started) == ["task hang started"]
+    assert process.returncode == 130
+    assert log_messages(rest) == ["1 Python task threads still running; exiting without them"]
+    assert rest.splitlines()[-1] == "interrupted"

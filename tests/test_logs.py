@@ -28,7 +28,7 @@ from configure_task_scheduler.task import RunStatus
 # 2026-01-01 09:30:00.123 UTC, 10:30:00.123 in the test's local time.
 CREATED = datetime(2026, 1, 1, 9, 30, 0, 123000, tzinfo=timezone.utc).timestamp()
 JSON_KEYS = ["timestamp", "level", "logger", "task_id", "run", "attempt", "event", "status",
-             "duration", "message"]
+             "duration", "exit_code", "message"]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
 
 
@@ -117,16 +117,55 @@ def test_text_ignores_the_run_fields() -> None:
     assert TextFormatter().format(record) == "2026-01-01 10:30:00 INFO    m"
 
 
-def test_text_traceback_follows_the_escaped_message_on_its_own_lines() -> None:
-    record = make_record("task t run 1 raised\nforged", level=logging.ERROR,
-                         exc_info=raised(ValueError("bad \x1b[31mred")))
+# A traceback as the executor renders it (already redacted), from a task whose
+# exception message tries to forge a record and clear the screen.
+TASK_TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/jobs.py", line 3, in leak\n'
+    "    raise ValueError(message)\n"
+    "ValueError: bad ***\n2026-01-01 00:00:00 INFO    fake\x1b[2J")
+
+
+def task_failure(traceback_text: str = TASK_TRACEBACK) -> logging.LogRecord:
+    """The executor's record of a task that raised: its traceback rendered in advance."""
+    record = make_record("task %s run %d raised %s", "leak", 1, "ValueError", level=logging.ERROR,
+                         extra={"task_id": "leak", "run": 1, "attempt": 1, "event": "run_error"})
+    record.exc_text = traceback_text
+    return record
+
+
+def test_text_traceback_lines_follow_each_prefixed_by_the_task() -> None:
+    lines = TextFormatter().format(task_failure()).split("\n")
+
+    assert lines == [
+        "2026-01-01 10:30:00 ERROR   task leak run 1 raised ValueError",
+        "task leak | Traceback (most recent call last):",
+        'task leak |   File "/srv/jobs.py", line 3, in leak',
+        "task leak |     raise ValueError(message)",
+        "task leak | ValueError: bad ***",
+        "task leak | 2026-01-01 00:00:00 INFO    fake\\x1b[2J",
+    ]
+
+
+def test_text_traceback_outside_a_task_is_prefixed_by_a_bar() -> None:
+    record = make_record("listener failed\nforged", level=logging.ERROR,
+                         exc_info=raised(ValueError("bad \x1b[31mred\r\nforged")))
 
     lines = TextFormatter().format(record).split("\n")
 
-    assert lines[0] == "2026-01-01 10:30:00 ERROR   task t run 1 raised\\nforged"
-    assert lines[1] == "Traceback (most recent call last):"
-    assert lines[-1] == "ValueError: bad \\x1b[31mred"
+    assert lines[0] == "2026-01-01 10:30:00 ERROR   listener failed\\nforged"
+    assert lines[1] == "  | Traceback (most recent call last):"
+    assert lines[-2:] == ["  | ValueError: bad \\x1b[31mred\\r", "  | forged"]
+    assert all(line.startswith("  |   ") for line in lines[2:-2])
     assert "\x1b" not in "".join(lines)
+
+
+def test_text_traceback_rendered_in_advance_is_shown_as_it_was_rendered() -> None:
+    record = task_failure("Traceback (most recent call last):\nValueError: ***")
+    record.exc_info = raised(ValueError("the secret"))  # as a library's record might keep it
+
+    assert TextFormatter().format(record).split("\n")[1:] == [
+        "task leak | Traceback (most recent call last):", "task leak | ValueError: ***"]
 
 
 # -- JsonFormatter --------------------------------------------------------------------
@@ -140,13 +179,13 @@ def test_json_line_has_every_key_in_order_and_null_for_missing_run_fields() -> N
     assert line == (
         '{"timestamp": "2026-01-01T10:30:00.123+01:00", "level": "INFO", '
         '"logger": "configure_task_scheduler.engine", "task_id": null, "run": null, '
-        '"attempt": null, "event": null, "status": null, "duration": null, '
+        '"attempt": null, "event": null, "status": null, "duration": null, "exit_code": null, '
         '"message": "scheduler started with 2 tasks"}')
 
 
 def test_json_line_carries_the_run_fields_passed_as_extra() -> None:
     extra = {"task_id": "backup", "run": 4, "attempt": 2, "event": "run_finished",
-             "status": "succeeded", "duration": 0.31}
+             "status": "succeeded", "duration": 0.31, "exit_code": 0}
     record = make_record("task backup run 4 (attempt 2) finished", extra=extra)
 
     entry = json.loads(JsonFormatter().format(record))
@@ -185,6 +224,19 @@ def test_json_traceback_key_comes_last_and_only_with_exc_info() -> None:
     assert entry["traceback"].startswith("Traceback (most recent call last):\n")
     assert entry["traceback"].endswith("\nValueError: bad\nworse")
     assert line.splitlines() == [line]
+
+
+def test_json_task_traceback_is_its_own_field_as_rendered_in_advance() -> None:
+    line = JsonFormatter().format(task_failure())
+
+    entry = json.loads(line)
+    assert entry == {"timestamp": "2026-01-01T10:30:00.123+01:00", "level": "ERROR",
+                     "logger": "configure_task_scheduler.engine", "task_id": "leak", "run": 1,
+                     "attempt": 1, "event": "run_error", "status": None, "duration": None,
+                     "exit_code": None, "message": "task leak run 1 raised ValueError",
+                     "traceback": TASK_TRACEBACK}
+    assert line.splitlines() == [line]
+    assert "\x1b" not in line
 
 
 @pytest.mark.parametrize("exc_info", [None, (None, None, None)],

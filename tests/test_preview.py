@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from test_cli import run_cli
+from test_cli import LOG_LINE, REPO_ROOT, environment, run_cli
 
 from configure_task_scheduler.addons import preview
 from configure_task_scheduler.schedules import IntervalSchedule, OneShotSchedule
@@ -79,6 +82,33 @@ def test_simulation_prints_the_timeline_in_order_and_counts_runs() -> None:
     ]
 
 
+class ClosedAfter(io.StringIO):
+    """A stream whose reader goes away after `lines` lines, like a pipe into `head`."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.lines, self.refused = lines, 0
+
+    def write(self, text: str) -> int:
+        if self.getvalue().count("\n") >= self.lines:
+            self.refused += 1
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
+
+
+def test_simulation_stops_at_the_first_line_it_cannot_write(
+        caplog: pytest.LogCaptureFixture) -> None:
+    out = ClosedAfter(lines=2)
+
+    with pytest.raises(BrokenPipeError, match=r"^\[Errno 32\] Broken pipe$"):
+        preview.simulate([task("fast", IntervalSchedule(1, timezone="UTC"))], START, 86400, out)
+
+    assert out.getvalue().splitlines() == ["2026-03-27 12:00:31+00:00  fast  run 1",
+                                           "2026-03-27 12:00:32+00:00  fast  run 2"]
+    assert out.refused == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 def test_cli_next_and_simulate_work_on_the_sample_config() -> None:
     shown = run_cli("--next", "2")
     simulated = run_cli("--simulate", "1h")
@@ -90,6 +120,29 @@ def test_cli_next_and_simulate_work_on_the_sample_config() -> None:
     assert re.fullmatch(r"-- 7[234] runs in 1 hour from .*:", summary[0])
     assert summary[1:] == ["hello           61 runs", f"disk_usage      {summary[2].split()[1]} runs",
                            "weekday_report  0 runs", "month_end       0 runs"]
+
+
+def test_simulate_at_debug_says_would_run_stamped_with_the_simulated_time(
+        write_config: Callable[..., Path]) -> None:
+    config = write_config({"tasks": [{"task_id": "tick", "task_type": "shell",
+                                      "entry_point": "true", "interval_seconds": 30,
+                                      "run_on_start": True, "timezone": "UTC"}]})
+
+    completed = subprocess.run(
+        [sys.executable, "main.py", "--simulate", "2m", "--log-level", "DEBUG",
+         "--config", str(config)], cwd=REPO_ROOT, env={**environment(), "TZ": "UTC"},
+        capture_output=True, text=True, timeout=60)
+
+    assert completed.returncode == 0
+    timeline = [line.split("  ") for line in completed.stdout.splitlines()[:5]]
+    log = [LOG_LINE.fullmatch(line) for line in completed.stderr.splitlines()]
+    assert all(log)
+    would_run = [(match[0][:19], match[2]) for match in log if match and "would run" in match[2]]
+    assert would_run == [(when.removesuffix("+00:00"), f"task tick {run} would run")
+                         for when, _, run in timeline]
+    assert [m[2] for m in log if m and re.search(r"started|finished", m[2])] == [
+        "scheduler started with 1 task (1 enabled)"]
+    assert log[-1] is not None and log[-1][0][:19] == would_run[-1][0]
 
 
 def test_check_reports_a_one_shot_in_the_past_without_failing(

@@ -4,11 +4,13 @@
 real engine on a `FakeClock` starting now, with an executor that executes
 nothing, and prints the timeline of runs it would start: the same planning
 code as a real run, so what you see is what the scheduler will do. Output
-goes to the stream it is given; the caller decides where.
+goes to the stream it is given; the caller decides where. Each simulated run
+is also logged ("task ID run N would run", INFO), since none really starts.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from datetime import datetime
@@ -19,7 +21,9 @@ from ..engine import Engine
 from ..execution import RunReporter
 from ..registry import Registry
 from ..schedules import upcoming_runs
-from ..task import EventKind, Run, RunEvent, RunResult, RunStatus, Task
+from ..task import EventKind, Run, RunEvent, RunResult, RunStatus, Task, log_fields
+
+logger = logging.getLogger("configure_task_scheduler.preview")
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -59,27 +63,47 @@ def print_next(tasks: list[Task], now: datetime, count: int, out: TextIO) -> Non
 
 
 def simulate(tasks: list[Task], start: datetime, duration_seconds: float,
-             out: TextIO) -> Counter[str]:
+             out: TextIO, clock: FakeClock | None = None) -> Counter[str]:
     """Run the engine on simulated time from `start`, printing each run it would start.
+
+    Args:
+        tasks, start, duration_seconds: what to simulate, from when, for how long.
+        out: where the timeline goes.
+        clock: a `FakeClock` reading `start`, for a caller that wants the
+            simulated time too (the CLI stamps its log lines with it).
 
     Returns:
         The number of runs per task id.
+
+    Raises:
+        OSError: `out` could not be written (e.g. a pipe whose reader is gone);
+            the simulation stopped at the first failed line.
     """
-    clock = FakeClock(start, monotonic_start=0.0)
+    clock = clock or FakeClock(start, monotonic_start=0.0)
     engine = Engine(Registry(tasks), _DryRunExecutor(), clock)
     counts: Counter[str] = Counter()
     width = max((len(task.task_id) for task in tasks), default=0)
+    failures: list[OSError] = []
 
     def print_run(event: RunEvent) -> None:
-        if event.kind is EventKind.RUN_STARTED:
-            task = event.run.task
-            counts[task.task_id] += 1
-            when = event.run.planned_at.astimezone(task.schedule.timezone)
+        if event.kind is not EventKind.RUN_STARTED or failures:
+            return
+        task = event.run.task
+        counts[task.task_id] += 1
+        logger.info("task %s run %d would run", task.task_id, event.run.run_number,
+                    extra=log_fields(event.run, "run_simulated"))
+        when = event.run.planned_at.astimezone(task.schedule.timezone)
+        try:
             print(f"{when.isoformat(sep=' ', timespec='seconds')}  {task.task_id:<{width}}  "
                   f"run {event.run.run_number}", file=out)
+        except OSError as error:  # the engine would log it and go on, once per run
+            failures.append(error)
+            engine.stop()
 
     engine.subscribe(print_run)
     engine.run(duration_seconds)
+    if failures:
+        raise failures[0]
     return counts
 
 

@@ -217,5 +217,6 @@ def _log_result(run: Run, result: RunResult, retry_in: float | None) -> None:
     retry = f"; retry in {retry_in:g}s" if retry_in is not None else ""
     logger.log(level, "task %s run %d%s finished: %s in %.2fs%s%s", result.task_id,
                result.run_number, attempt, result.status.value, result.duration_seconds,
-               detail, retry, extra=log_fields(run, "run_finished", result.status,
-                                               result.duration_seconds))
+               detail, retry, extra={**log_fields(run, "run_finished", result.status,
+                                                  result.duration_seconds),
+                                     "exit_code": result.exit_code})

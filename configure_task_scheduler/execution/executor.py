@@ -244,7 +244,7 @@ class PoolExecutor:
             self._processes[process.pid] = process
         try:
             outcome = watch_command(process, task.task_id, task.timeout_seconds, self._clock,
-                                    redact)
+                                    redact, run.run_number, run.attempt)
         finally:
             with self._lock:
                 self._processes.pop(process.pid, None)
@@ -365,17 +365,24 @@ class _PythonCall:
 
 
 def _log_failure(run: Run, error: BaseException, redact: Redactor) -> None:
-    """Log a callable's exception with its traceback, every secret value hidden."""
-    task_id, run_number, kind = run.task.task_id, run.run_number, type(error).__name__
-    fields = log_fields(run, "run_error", RunStatus.FAILED)
-    if not redact:
-        logger.error("task %s run %d raised %s", task_id, run_number, kind, exc_info=True,
-                     extra=fields)
+    """Log a callable's exception with its traceback, every secret value hidden.
+
+    A traceback repeats the exception's message (and its causes'): it may hold
+    a secret. So it is rendered and redacted here, as the record's `exc_text`,
+    which logging's formatters show in place of rendering `exc_info`; the
+    exception itself is left out of the record when there is a secret to hide.
+    """
+    if not logger.isEnabledFor(logging.ERROR):
         return
-    # A traceback repeats the exception's message (and its causes'): it may hold a secret.
     trace = redact("".join(traceback.format_exception(error)).rstrip("\n"))
-    logger.error("task %s run %d raised %s\n%s", task_id, run_number, kind, trace,
-                 extra=fields)
+    exc_info = None if redact else (type(error), error, error.__traceback__)
+    path, line, function, _ = logger.findCaller()
+    record = logger.makeRecord(logger.name, logging.ERROR, path, line,
+                               "task %s run %d raised %s",
+                               (run.task.task_id, run.run_number, type(error).__name__),
+                               exc_info, function, log_fields(run, "run_error", RunStatus.FAILED))
+    record.exc_text = trace
+    logger.handle(record)
 
 
 def call_target(run: Run) -> Any:

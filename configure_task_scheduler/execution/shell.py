@@ -137,11 +137,17 @@ def start_command(task: Task, environment: Mapping[str, str]) -> subprocess.Pope
 
 def watch_command(process: subprocess.Popen[bytes], task_id: str,
                   timeout_seconds: float | None, clock: Clock,
-                  redact: Redactor) -> CommandOutcome:
-    """Log the process's output line by line until it exits; enforce the timeout."""
+                  redact: Redactor, run_number: int | None = None,
+                  attempt: int | None = None) -> CommandOutcome:
+    """Log the process's output line by line until it exits; enforce the timeout.
+
+    `run_number` and `attempt` go into each output line's log fields.
+    """
     assert process.stdout is not None and process.stderr is not None
     streams = {process.stdout: logging.INFO, process.stderr: logging.WARNING}
-    watch = _OutputWatch(task_id, streams, clock, redact)
+    fields: dict[str, object] = {"task_id": task_id, "run": run_number, "attempt": attempt,
+                                 "event": "output"}
+    watch = _OutputWatch(task_id, streams, clock, redact, fields)
     timed_out = not watch.read_until(process, timeout_seconds)
     if timed_out:
         logger.error("task %s timed out after %gs; terminating its process group",
@@ -255,11 +261,11 @@ class _OutputWatch:
     """Reads a process's pipes without blocking; each stream feeds a LineLogger and an OutputTail."""
 
     def __init__(self, task_id: str, streams: dict[IO[bytes], int], clock: Clock,
-                 redact: Redactor) -> None:
+                 redact: Redactor, fields: dict[str, object]) -> None:
         self._now = clock.monotonic
         self._selector = selectors.DefaultSelector()
         self._streams = list(streams)
-        self._lines = {stream: LineLogger(_line_emitter(task_id, level), redact,
+        self._lines = {stream: LineLogger(_line_emitter(task_id, level, fields), redact,
                                           wanted=functools.partial(logger.isEnabledFor, level))
                        for stream, level in streams.items()}
         self._tails = {stream: OutputTail(redact) for stream in streams}
@@ -314,9 +320,9 @@ class _OutputWatch:
         return stdout, stderr
 
 
-def _line_emitter(task_id: str, level: int) -> Callable[[str], None]:
-    """Return what logs one line of a task's output at `level`."""
-    fields = {"task_id": task_id, "event": "output"}
+def _line_emitter(task_id: str, level: int,
+                  fields: dict[str, object]) -> Callable[[str], None]:
+    """Return what logs one line of a task's output at `level`, with the run's log fields."""
 
     def emit(text: str) -> None:
         logger.log(level, "task %s | %s", task_id, text, extra=fields)
