@@ -24,7 +24,7 @@ from .addons import preview
 from .clock import RealClock
 from .config import LoadedConfig, insecure_config_reason, load_config
 from .errors import ConfigError
-from .execution import PoolExecutor
+from .execution import PoolExecutor, RunLogFilter, capture_output
 from .log_formats import JsonFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import describe_seconds
@@ -140,6 +140,7 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(RunLogFilter())  # a Python task's own log records: its run, no secrets
     logging.basicConfig(level=level, handlers=[handler])
 
 
@@ -207,7 +208,8 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
         known = ", ".join(task.task_id for task in config.tasks) or "none"
         print(f'{config.path}: no task "{task_id}"; known task ids: {known}', file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = _execute_now(task)
+    with capture_output():  # what a Python task prints is logged, like a shell task's
+        result = _execute_now(task)
     detail = f": {result.error}" if result.error else ""
     print(f"task {task_id}: {result.status.value} in {result.duration_seconds:.2f}s{detail}")
     status = EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
@@ -270,7 +272,8 @@ def serve(config: LoadedConfig, max_workers: int, duration: float | None,
 
     SIGHUP (or a change to the file) reloads the config without a restart.
     """
-    scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file)
+    scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file,
+                                      capture_output=True)
     install_signal_handlers(scheduler)
     run_awake_to_signals(lambda: scheduler.run_forever(duration))
     _exit_now_if_threads_are_stuck(EXIT_OK)

@@ -42,6 +42,8 @@ class RunStatus(str, enum.Enum):
 
 EMPTY_KWARGS: Mapping[str, Any] = MappingProxyType({})
 EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
+# The levels a task's stderr lines may be logged at (`Task.stderr_level`).
+STDERR_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ class Task:
         env: extra environment variables (resolved secrets: never printed,
             hence left out of the repr).
         cwd: working directory of a shell task.
+        stderr_level: the level at which the lines a task writes to stderr are
+            logged, one of `STDERR_LEVELS` (stdout lines are always INFO).
         args, kwargs: arguments for a python callable.
         target: the imported python callable (None for shell tasks).
     """
@@ -92,6 +96,7 @@ class Task:
     misfire_grace_seconds: float | None = None
     env: Mapping[str, str] = field(default_factory=lambda: EMPTY_ENV, repr=False)
     cwd: str | None = None
+    stderr_level: str = "WARNING"
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=lambda: EMPTY_KWARGS)
     target: Callable[..., Any] | None = field(default=None, compare=False)
@@ -151,7 +156,8 @@ class RunResult:
         error: a one-line summary of the exception or the reason, "" on success.
         attempt: which attempt of the run this is (1 unless retried).
         stdout_tail, stderr_tail: the last `OUTPUT_TAIL_BYTES` of a shell
-            task's output, with the task's env values replaced by "***".
+            task's output (of a Python task's, when output is captured), with
+            the task's env values replaced by "***".
     """
 
     task_id: str

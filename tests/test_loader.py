@@ -37,7 +37,7 @@ PYTHON_RULE = '"package.module:function" or "package.module.function"'
 TASK_KEYS = ("task_id, task_name, description, enabled, task_type, entry_point, args, kwargs, "
              "interval_seconds, align, cron, at, timezone, jitter_seconds, run_on_start, "
              "timeout_seconds, max_instances, retries, retry_delay_seconds, retry_backoff, "
-             "retry_max_delay_seconds, misfire_grace_seconds, env, cwd")
+             "retry_max_delay_seconds, misfire_grace_seconds, env, cwd, stderr_level")
 HELLO = "configure_task_scheduler.examples:say_hello"
 DROP = object()  # a field value meaning "leave this field out of the task"
 

@@ -31,6 +31,7 @@ from .fields import (
     read_environment,
     read_policies,
     read_schedule,
+    read_stderr_level,
     read_timezone,
 )
 
@@ -64,6 +65,8 @@ TASK_FIELDS: dict[str, str] = {
     "env": 'extra environment variables; "${NAME}" takes NAME from the scheduler\'s '
            "environment; values are never printed",
     "cwd": "working directory of a shell task (must exist)",
+    "stderr_level": 'the level of the lines a task writes to stderr: "DEBUG", "INFO", '
+                    '"WARNING" or "ERROR" (default "WARNING")',
 }
 
 SCHEDULER_FIELDS: dict[str, str] = {
@@ -354,4 +357,5 @@ def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None
         **read_arguments(reader, task_type),
         **read_policies(reader),
         **read_environment(reader, task_type),
+        **read_stderr_level(reader),
     )

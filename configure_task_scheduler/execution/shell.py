@@ -4,9 +4,10 @@ The executor calls `start_command`, then `watch_command`, on a pool thread.
 The command runs in a new session, so a timeout or a shutdown terminates its
 whole process group, grandchildren included (SIGTERM, then SIGKILL after
 `KILL_GRACE_SECONDS`). Output is read as it comes, without a thread per pipe:
-each stream feeds a `LineLogger` (stdout at INFO, stderr at WARNING) and an
-`OutputTail` (its last `OUTPUT_TAIL_BYTES`), so a command printing gigabytes
-costs no memory. Secret values are replaced by "***" wherever output is shown.
+each stream feeds a `LineLogger` (stdout at INFO, stderr at the task's
+`stderr_level`, WARNING by default) and an `OutputTail` (its last
+`OUTPUT_TAIL_BYTES`), so a command printing gigabytes costs no memory.
+Secret values are replaced by "***" wherever output is shown.
 """
 
 from __future__ import annotations
@@ -102,10 +103,13 @@ def start_command(entry_point: str | tuple[str, ...], env: Mapping[str, str],
 
 def watch_command(process: subprocess.Popen[bytes], task_id: str,
                   timeout_seconds: float | None, clock: Clock,
-                  redact: Redactor) -> CommandOutcome:
-    """Log the process's output line by line until it exits; enforce the timeout."""
+                  redact: Redactor, stderr_level: int = logging.WARNING) -> CommandOutcome:
+    """Log the process's output line by line until it exits; enforce the timeout.
+
+    Stdout lines are logged at INFO, stderr lines at `stderr_level`.
+    """
     assert process.stdout is not None and process.stderr is not None
-    streams = {process.stdout: logging.INFO, process.stderr: logging.WARNING}
+    streams = {process.stdout: logging.INFO, process.stderr: stderr_level}
     watch = _OutputWatch(task_id, streams, clock, redact)
     timed_out = not watch.read_until(process, timeout_seconds)
     if timed_out:
