@@ -35,6 +35,9 @@ logger = logging.getLogger("configure_task_scheduler.cli")
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
+# How long --run waits for the worker of a finished run to leave (it normally takes
+# microseconds; the bound only matters if something is badly wrong).
+RELEASED_WORKER_SECONDS = 5.0
 
 EXAMPLES = """\
 examples:
@@ -228,7 +231,9 @@ def _execute_now(task: Task) -> RunResult:
         executor.shutdown(0)
         _exit_now_if_threads_are_stuck(EXIT_INTERRUPTED)
         raise
-    executor.shutdown(0)
+    # A released run's worker is leaving: wait for it, or the check for stuck
+    # threads could catch it on its way out. Only a timed-out callable keeps it.
+    executor.shutdown(RELEASED_WORKER_SECONDS if reporter.released.is_set() else 0)
     assert reporter.result is not None
     return reporter.result
 
@@ -238,6 +243,7 @@ class _OneResult:
 
     def __init__(self) -> None:
         self.done = threading.Event()
+        self.released = threading.Event()
         self.result: RunResult | None = None
 
     def run_started(self, run: Run, started_at: object, started_monotonic: float) -> bool:
@@ -249,7 +255,7 @@ class _OneResult:
         self.done.set()
 
     def run_released(self, run: Run) -> None:
-        pass
+        self.released.set()
 
 
 def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool) -> int:
