@@ -102,6 +102,46 @@ def test_output_of_other_threads_goes_to_the_original_streams(
     assert capsys.readouterr() == ("from the test thread\n", "after the run\n")
 
 
+def test_a_timed_out_task_reports_the_output_so_far_and_its_later_lines_are_still_logged(
+        executor: PoolExecutor, reporter: RecordingReporter,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, CAPTURE_LOGGER)
+    release = threading.Event()
+
+    def slow() -> None:
+        print("before the timeout")
+        release.wait(DEADLINE_SECONDS)
+        print("after the timeout")
+
+    with capture_output():
+        executor.submit(python_run("slow", slow, timeout_seconds=0.1), reporter)
+        reporter.finished.wait(DEADLINE_SECONDS)
+        release.set()
+        result = reporter.result_of("slow")
+
+    assert (result.status, result.stdout_tail) == (RunStatus.TIMED_OUT, "before the timeout\n")
+    assert lines_of(caplog, CAPTURE_LOGGER) == [("INFO", "task slow | before the timeout"),
+                                                ("INFO", "task slow | after the timeout")]
+
+
+def test_output_of_a_thread_the_task_starts_itself_is_not_attributed_to_it(
+        executor: PoolExecutor, reporter: RecordingReporter,
+        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    caplog.set_level(logging.INFO, CAPTURE_LOGGER)
+
+    def starts_a_thread() -> None:
+        helper = threading.Thread(target=print, args=("from its own thread",))
+        helper.start()
+        helper.join()
+
+    with capture_output():
+        executor.submit(python_run("spawner", starts_a_thread), reporter)
+        result = reporter.result_of("spawner")
+
+    assert (result.stdout_tail, lines_of(caplog, CAPTURE_LOGGER)) == ("", [])
+    assert capsys.readouterr().out == "from its own thread\n"
+
+
 def test_without_capture_a_python_task_has_empty_tails_and_prints_where_it_always_did(
         executor: PoolExecutor, reporter: RecordingReporter,
         capsys: pytest.CaptureFixture[str]) -> None:
