@@ -293,7 +293,7 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock,
         # BaseException too: a task calling sys.exit() must not take its worker
         # thread down with it (the run would stay "running" and the pool shrink).
         except BaseException as error:
-            redact = Redactor(run.task.env)
+            redact = call.output.redact
             _log_failure(run, error, redact)
             status, error_text = RunStatus.FAILED, redact(f"{type(error).__name__}: {error}")
     if timer is not None:
