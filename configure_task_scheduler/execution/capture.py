@@ -104,9 +104,8 @@ class RunOutput:
     def tails(self) -> tuple[str, str]:
         """Return the (stdout, stderr) tails so far ("" when output is not captured)."""
         with self._lock:
-            stdout, stderr = (pair[1].text() if pair else ""
-                              for pair in map(self._streams.get, ("stdout", "stderr")))
-        return stdout, stderr
+            texts = [tail.text() for _, tail in self._streams.values()]  # stdout, stderr
+        return (texts[0], texts[1]) if texts else ("", "")
 
     def tag(self, record: logging.LogRecord) -> None:
         """Give `record` this run's fields (where it has none) and hide the task's secrets."""
