@@ -19,7 +19,7 @@ from .clock import Clock, FakeClock, RealClock
 from .config import LoadedConfig, SchedulerSettings, load_config
 from .engine import Engine
 from .errors import ConfigError, Problem, ScheduleError
-from .execution import Executor, PoolExecutor, RunReporter
+from .execution import Executor, PoolExecutor, RunLogFilter, RunReporter, capture_output
 from .registry import Registry
 from .scheduler import Scheduler
 from .schedules import CronSchedule, IntervalSchedule, OneShotSchedule
@@ -40,9 +40,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Clock", "ConfigError", "CronSchedule", "Engine", "EventKind", "Executor", "FakeClock",
     "IntervalSchedule", "LoadedConfig", "OneShotSchedule", "PoolExecutor", "Problem",
-    "RealClock", "Registry", "ReloadSummary", "Run", "RunEvent", "RunReporter", "RunResult",
-    "RunStatus", "ScheduleError", "Scheduler", "SchedulerSettings", "Task", "TaskSnapshot",
-    "TaskState", "TaskType", "load_config", "__version__",
+    "RealClock", "Registry", "ReloadSummary", "Run", "RunEvent", "RunLogFilter", "RunReporter",
+    "RunResult", "RunStatus", "ScheduleError", "Scheduler", "SchedulerSettings", "Task",
+    "TaskSnapshot", "TaskState", "TaskType", "capture_output", "load_config", "__version__",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

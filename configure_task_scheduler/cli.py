@@ -24,7 +24,7 @@ from .addons import preview
 from .clock import FakeClock, RealClock
 from .config import LoadedConfig, insecure_config_reason, load_config
 from .errors import ConfigError
-from .execution import PoolExecutor
+from .execution import PoolExecutor, RunLogFilter, capture_output
 from .log_formats import JsonFormatter, MessageFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import describe_seconds
@@ -41,6 +41,9 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_OUTPUT_CLOSED = 1
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
+# How long --run waits for the worker of a finished run to leave (it normally takes
+# microseconds; the bound only matters if something is badly wrong).
+RELEASED_WORKER_SECONDS = 5.0
 
 # (arguments, what they do) for the --help examples, after the program's name.
 EXAMPLES = (
@@ -200,6 +203,7 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(RunLogFilter())  # a Python task's own log records: its run, no secrets
     logging.basicConfig(level=level, handlers=[handler])
     bare = logging.StreamHandler(sys.stderr)
     bare.setFormatter(JsonFormatter() if log_format == "json" else MessageFormatter())
@@ -270,7 +274,8 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
         known = ", ".join(task.task_id for task in config.tasks) or "none"
         errors.error('%s: no task "%s"; known task ids: %s', config.path, task_id, known)
         return EXIT_BAD_INPUT
-    result = _execute_now(task, Secrets.of(config.tasks))
+    with capture_output():  # what a Python task prints is logged, like a shell task's
+        result = _execute_now(task, Secrets.of(config.tasks))
     detail = f": {result.error}" if result.error else ""
     print(f"task {task_id}: {result.status.value} in {result.duration_seconds:.2f}s{detail}")
     status = EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
@@ -289,7 +294,9 @@ def _execute_now(task: Task, secrets: Secrets) -> RunResult:
         executor.shutdown(0)
         _exit_now_if_threads_are_stuck(EXIT_INTERRUPTED, last_words="interrupted")
         raise
-    executor.shutdown(0)
+    # A released run's worker is leaving: wait for it, or the check for stuck
+    # threads could catch it on its way out. Only a timed-out callable keeps it.
+    executor.shutdown(RELEASED_WORKER_SECONDS if reporter.released.is_set() else 0)
     assert reporter.result is not None
     return reporter.result
 
@@ -299,6 +306,7 @@ class _OneResult:
 
     def __init__(self) -> None:
         self.done = threading.Event()
+        self.released = threading.Event()
         self.result: RunResult | None = None
 
     def run_started(self, run: Run, started_at: object, started_monotonic: float) -> bool:
@@ -310,7 +318,7 @@ class _OneResult:
         self.done.set()
 
     def run_released(self, run: Run) -> None:
-        pass
+        self.released.set()
 
 
 def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool) -> int:
@@ -361,7 +369,8 @@ def serve(config: LoadedConfig, max_workers: int, duration: float | None,
 
     SIGHUP (or a change to the file) reloads the config without a restart.
     """
-    scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file)
+    scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file,
+                                      capture_output=True)
     install_signal_handlers(scheduler)
     run_awake_to_signals(lambda: scheduler.run_forever(duration))
     _exit_now_if_threads_are_stuck(EXIT_OK)

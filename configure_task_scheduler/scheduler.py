@@ -10,6 +10,7 @@ installs signal handlers only when asked; `stop()` leaves no threads behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -31,7 +32,7 @@ from .config import (
 )
 from .engine import Engine
 from .errors import ConfigError, Problem
-from .execution import Executor, PoolExecutor
+from .execution import Executor, PoolExecutor, capture_output
 from .registry import Registry
 from .task import Listener, Task, TaskSnapshot
 
@@ -52,6 +53,10 @@ class Scheduler:
         timezone: the default time zone of cron, at and aligned schedules
             (an IANA name or tzinfo; None: the machine's zone).
         shutdown_timeout_seconds: how long `stop()` waits for runs in flight.
+        capture_output: while it runs, what Python tasks print to sys.stdout
+            and sys.stderr is logged as `task ID | line` and kept in their
+            results' tails, like a shell task's output (see `capture_output`);
+            off by default: a library leaves the process's streams alone.
         clock, executor: the seams, for tests and simulation.
 
     Raises:
@@ -61,7 +66,7 @@ class Scheduler:
     def __init__(self, max_workers: int = _DEFAULTS.max_workers, *,
                  timezone: str | tzinfo | None = None,
                  shutdown_timeout_seconds: float = _DEFAULTS.shutdown_timeout_seconds,
-                 clock: Clock | None = None,
+                 capture_output: bool = False, clock: Clock | None = None,
                  executor: Executor | None = None) -> None:
         settings, problems = _read_arguments(max_workers, timezone, shutdown_timeout_seconds)
         if problems:
@@ -71,6 +76,7 @@ class Scheduler:
         self._engine = Engine(Registry(), self._executor, self._clock)
         self._timezone = timezone if isinstance(timezone, tzinfo) else settings.timezone
         self.shutdown_timeout_seconds = shutdown_timeout_seconds
+        self._capture_output = capture_output
         self._thread: threading.Thread | None = None
         self._watcher: ConfigWatcher | None = None
         self._used = False  # a pool that was shut down cannot run again
@@ -79,7 +85,8 @@ class Scheduler:
 
     @classmethod
     def from_config(cls, path: str, *, strict: bool = True, max_workers: int | None = None,
-                    check_file: Callable[[str], str | None] | None = None) -> Scheduler:
+                    check_file: Callable[[str], str | None] | None = None,
+                    capture_output: bool = False) -> Scheduler:
         """Build a scheduler from a config file, which it then reloads when it changes.
 
         Args:
@@ -87,6 +94,7 @@ class Scheduler:
             strict: raise on any problem; False skips invalid tasks (logged).
             max_workers: overrides `scheduler.max_workers`.
             check_file: returns why the file must not be used (see `safety`), or None.
+            capture_output: see `Scheduler`.
 
         Raises:
             ConfigError: the file cannot be used, or (strict) has problems.
@@ -96,16 +104,19 @@ class Scheduler:
             raise ConfigError(config.problems)
         for problem in config.problems:
             logger.error("%s (task skipped)", problem)
-        return cls.from_loaded(config, max_workers=max_workers, check_file=check_file)
+        return cls.from_loaded(config, max_workers=max_workers, check_file=check_file,
+                               capture_output=capture_output)
 
     @classmethod
     def from_loaded(cls, config: LoadedConfig, *, max_workers: int | None = None,
-                    check_file: Callable[[str], str | None] | None = None) -> Scheduler:
+                    check_file: Callable[[str], str | None] | None = None,
+                    capture_output: bool = False) -> Scheduler:
         """Build a scheduler from a config that `load_config` already read (see `from_config`)."""
         settings = config.settings
         workers = settings.max_workers if max_workers is None else max_workers
         scheduler = cls(workers, timezone=settings.timezone,
-                        shutdown_timeout_seconds=settings.shutdown_timeout_seconds)
+                        shutdown_timeout_seconds=settings.shutdown_timeout_seconds,
+                        capture_output=capture_output)
         for task in config.tasks:
             scheduler._engine.add(task)
         scheduler._watcher = ConfigWatcher(config.path, scheduler._engine,
@@ -275,7 +286,9 @@ class Scheduler:
     def _serve(self, duration_seconds: float | None) -> None:
         self._serving = threading.current_thread()
         try:
-            self._run_engine(duration_seconds)
+            # On only while it runs: stop() puts back the streams it found.
+            with capture_output() if self._capture_output else contextlib.nullcontext():
+                self._run_engine(duration_seconds)
         finally:
             self._served.set()
 

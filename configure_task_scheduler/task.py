@@ -47,6 +47,8 @@ EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
 # when a task takes one through "${NAME}" ("${PATH}:/opt/bin"): every task needs them.
 BASE_ENVIRONMENT_NAMES = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ")
 DEFAULT_SHELL = "/bin/sh"
+# The levels a task's stderr lines may be logged at (`Task.stderr_level`).
+STDERR_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,8 @@ class Task:
             secret names; True all of it; False only `BASE_ENVIRONMENT_NAMES`.
         shell: the shell that runs a command string (`shell -c command`).
         cwd: working directory of a shell task.
+        stderr_level: the level at which the lines a task writes to stderr are
+            logged, one of `STDERR_LEVELS` (stdout lines are always INFO).
         args, kwargs: arguments for a python callable.
         target: the imported python callable (None for shell tasks).
     """
@@ -110,6 +114,7 @@ class Task:
     inherit_environment: bool | None = None
     shell: str = DEFAULT_SHELL
     cwd: str | None = None
+    stderr_level: str = "WARNING"
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=lambda: EMPTY_KWARGS)
     target: Callable[..., Any] | None = field(default=None, compare=False)
@@ -198,7 +203,8 @@ class RunResult:
         error: a one-line summary of the exception or the reason, "" on success.
         attempt: which attempt of the run this is (1 unless retried).
         stdout_tail, stderr_tail: the last `OUTPUT_TAIL_BYTES` of a shell
-            task's output, with every secret value replaced by "***".
+            task's output (of a Python task's, when output is captured), with
+            every secret value replaced by "***".
     """
 
     task_id: str

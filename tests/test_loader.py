@@ -39,7 +39,7 @@ TASK_KEYS = ("task_id, task_name, description, enabled, task_type, entry_point, 
              "interval_seconds, align, cron, at, timezone, jitter_seconds, run_on_start, "
              "timeout_seconds, max_instances, retries, retry_delay_seconds, retry_backoff, "
              "retry_max_delay_seconds, misfire_grace_seconds, env, inherit_environment, "
-             "shell, cwd")
+             "shell, cwd, stderr_level")
 HELLO = "configure_task_scheduler.examples:say_hello"
 DROP = object()  # a field value meaning "leave this field out of the task"
 
@@ -1233,7 +1233,7 @@ def test_default_texts_name_the_dataclass_defaults() -> None:
         "enabled", "jitter_seconds", "max_instances", "misfire_grace_seconds", "retries",
         "retry_backoff",
         "retry_delay_seconds", "retry_max_delay_seconds", "run_on_start", "shell",
-        "timeout_seconds"]
+        "stderr_level", "timeout_seconds"]
     for name, text in task_texts.items():
         value = fields.TASK_DEFAULTS[name]
         shown = f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) \

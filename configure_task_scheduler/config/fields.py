@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 from collections.abc import Callable
 from datetime import tzinfo
 from types import MappingProxyType
@@ -23,7 +24,7 @@ from ..schedules import (
     Schedule,
     resolve_timezone,
 )
-from ..task import EMPTY_KWARGS, Task
+from ..task import EMPTY_KWARGS, STDERR_LEVELS, Task
 from . import checks
 from .checks import FieldReader
 from .entry_points import check_arguments, describe_callable, import_entry_point
@@ -149,3 +150,18 @@ def shared_interval(seconds: float, align: bool, zone: tzinfo | None) -> Interva
     """One `IntervalSchedule` per distinct interval: schedules never change, and
     100,000 tasks every hour need one object, not 100,000."""
     return IntervalSchedule(seconds, align, zone)
+
+
+def read_stderr_level(reader: FieldReader) -> dict[str, Any]:
+    """`stderr_level`: one of `STDERR_LEVELS`, exactly; a near miss gets a suggestion."""
+    value = reader.values.get("stderr_level", "WARNING")
+    if isinstance(value, str) and value in STDERR_LEVELS:
+        return {"stderr_level": value}
+    choices = ", ".join(json.dumps(level) for level in STDERR_LEVELS[:-1])
+    expected = f"{choices} or {json.dumps(STDERR_LEVELS[-1])}"
+    close = checks.closest_key(value.upper(), list(STDERR_LEVELS)) \
+        if isinstance(value, str) else None
+    hint = f'; did you mean "{close}"?' if close else ""
+    reader.problem("stderr_level", f"expected {expected}, found {checks.describe(value)}"
+                   f"{reader.origin('stderr_level')}{hint}")
+    return {}

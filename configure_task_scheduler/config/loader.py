@@ -32,6 +32,7 @@ from .fields import (
     read_entry_point,
     read_policies,
     read_schedule,
+    read_stderr_level,
     read_timezone,
 )
 from .reference import (  # noqa: F401 (SCHEDULER_FIELDS: part of the loader's field lists)
@@ -349,5 +350,6 @@ def _common_fields(reader: FieldReader, task_type: str | None, entry_point: Any,
         **read_arguments(reader, task_type, str(entry_point), target),
         **read_policies(reader),
         **read_environment(reader, task_type, entry_point),
+        **read_stderr_level(reader),
     }
 

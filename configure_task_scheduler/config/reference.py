@@ -77,6 +77,8 @@ TASK_FIELDS: dict[str, str] = {
     "shell": f'the shell that runs a command string (default "{_D["shell"]}"; an '
              "absolute path to an executable)",
     "cwd": "working directory of a shell task (must exist)",
+    "stderr_level": 'the level of the lines a task writes to stderr: "DEBUG", "INFO", '
+                    f'"WARNING" or "ERROR" (default "{_D["stderr_level"]}")',
 }
 
 _S = {item.name: item.default for item in dataclasses.fields(SchedulerSettings)}

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from ..clock import Clock, RealClock
 from ..task import Run, RunContext, RunResult, RunStatus, TaskType, log_fields
+from .capture import RunOutput, level_number
 from .shell import (
     DRAIN_SECONDS,
     KILL_GRACE_SECONDS,
@@ -244,7 +245,8 @@ class PoolExecutor:
             self._processes[process.pid] = process
         try:
             outcome = watch_command(process, task.task_id, task.timeout_seconds, self._clock,
-                                    redact, run.run_number, run.attempt)
+                                    redact, level_number(task.stderr_level), run.run_number,
+                                    run.attempt)
         finally:
             with self._lock:
                 self._processes.pop(process.pid, None)
@@ -288,18 +290,19 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock,
     """Call the task's callable in this thread; the call and its timeout race to end the run."""
     call = _PythonCall(run, reporter, clock, started_at, started)
     timer = call.start_timer()
-    try:
-        call_target(run)
-        result = call.result(RunStatus.SUCCEEDED)
-    # BaseException too: a task calling sys.exit() must not take its worker
-    # thread down with it (the run would stay "running" and the pool shrink).
-    except BaseException as error:
-        redact = redactor_for(run.task, run.secrets)
-        _log_failure(run, error, redact)
-        result = call.result(RunStatus.FAILED, redact(f"{type(error).__name__}: {error}"))
+    status, error_text = RunStatus.SUCCEEDED, ""
+    with call.output:  # its prints captured (if capture is on), its log records tagged
+        try:
+            call_target(run)
+        # BaseException too: a task calling sys.exit() must not take its worker
+        # thread down with it (the run would stay "running" and the pool shrink).
+        except BaseException as error:
+            redact = call.output.redact
+            _log_failure(run, error, redact)
+            status, error_text = RunStatus.FAILED, redact(f"{type(error).__name__}: {error}")
     if timer is not None:
         timer.cancel()
-    call.returned(result)
+    call.returned(call.result(status, error_text))
 
 
 class _PythonCall:
@@ -310,12 +313,14 @@ class _PythonCall:
     that returns after its timeout only frees the run and logs how it ended.
     """
 
-    __slots__ = ("run", "reporter", "clock", "started_at", "started", "_lock", "_ended")
+    __slots__ = ("run", "reporter", "clock", "started_at", "started", "output", "_lock",
+                 "_ended")
 
     def __init__(self, run: Run, reporter: RunReporter, clock: Clock,
                  started_at: datetime, started: float) -> None:
         self.run, self.reporter, self.clock = run, reporter, clock
         self.started_at, self.started = started_at, started
+        self.output = RunOutput(run, redactor_for(run.task, run.secrets))
         self._lock = threading.Lock()
         self._ended = False
 
@@ -330,8 +335,9 @@ class _PythonCall:
         return timer
 
     def result(self, status: RunStatus, error: str = "") -> RunResult:
+        stdout_tail, stderr_tail = self.output.tails()
         return make_result(self.run, self.clock, self.started_at, self.started, status,
-                           error=error)
+                           error=error, stdout_tail=stdout_tail, stderr_tail=stderr_tail)
 
     def _end(self) -> bool:
         """True for the first caller only: it is the one that ends the run."""

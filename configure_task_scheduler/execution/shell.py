@@ -4,11 +4,12 @@ The executor calls `start_command`, then `watch_command`, on a pool thread.
 The command runs in a new session, so a timeout or a shutdown terminates its
 whole process group, grandchildren included (SIGTERM, then SIGKILL after
 `KILL_GRACE_SECONDS`). Output is read as it comes, without a thread per pipe:
-each stream feeds a `LineLogger` (stdout at INFO, stderr at WARNING) and an
-`OutputTail` (its last `OUTPUT_TAIL_BYTES`), so a command printing gigabytes
-costs no memory. It builds the command's environment (`task_environment`: the
-other tasks' secrets withheld) and replaces every secret value by "***"
-wherever output is shown.
+each stream feeds a `LineLogger` (stdout at INFO, stderr at the task's
+`stderr_level`, WARNING by default) and an `OutputTail` (its last
+`OUTPUT_TAIL_BYTES`), so a command printing gigabytes costs no memory. It
+builds the command's environment (`task_environment`: the other tasks'
+secrets withheld) and replaces every secret value by "***" wherever output
+is shown.
 """
 
 from __future__ import annotations
@@ -137,14 +138,15 @@ def start_command(task: Task, environment: Mapping[str, str]) -> subprocess.Pope
 
 def watch_command(process: subprocess.Popen[bytes], task_id: str,
                   timeout_seconds: float | None, clock: Clock,
-                  redact: Redactor, run_number: int | None = None,
-                  attempt: int | None = None) -> CommandOutcome:
+                  redact: Redactor, stderr_level: int = logging.WARNING,
+                  run_number: int | None = None, attempt: int | None = None) -> CommandOutcome:
     """Log the process's output line by line until it exits; enforce the timeout.
 
-    `run_number` and `attempt` go into each output line's log fields.
+    Stdout lines are logged at INFO, stderr lines at `stderr_level`; `run_number`
+    and `attempt` go into each output line's log fields.
     """
     assert process.stdout is not None and process.stderr is not None
-    streams = {process.stdout: logging.INFO, process.stderr: logging.WARNING}
+    streams = {process.stdout: logging.INFO, process.stderr: stderr_level}
     fields: dict[str, object] = {"task_id": task_id, "run": run_number, "attempt": attempt,
                                  "event": "output"}
     watch = _OutputWatch(task_id, streams, clock, redact, fields)
