@@ -31,6 +31,8 @@ class RunStatus(str, enum.Enum):
     A run moves scheduled -> running -> succeeded | failed | timed_out, or ends
     without running: `skipped` (too many runs of the task in flight) or
     `missed` (it would have started later than misfire_grace_seconds).
+    `interrupted` is only ever written by the run history: a run that was in
+    flight when an earlier scheduler process died (kill -9, power loss).
     """
 
     SUCCEEDED = "succeeded"
@@ -38,6 +40,7 @@ class RunStatus(str, enum.Enum):
     TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
     MISSED = "missed"
+    INTERRUPTED = "interrupted"
 
 
 EMPTY_KWARGS: Mapping[str, Any] = MappingProxyType({})
@@ -67,6 +70,8 @@ class Task:
             attempt, capped at retry_max_delay_seconds.
         misfire_grace_seconds: a run starting later than this is `missed`
             instead of run; None runs late runs anyway.
+        catch_up: run once at start-up if the run history shows planned runs
+            were missed while the scheduler was not running.
         env: extra environment variables (resolved secrets: never printed,
             hence left out of the repr).
         cwd: working directory of a shell task.
@@ -90,6 +95,7 @@ class Task:
     retry_backoff: float = 2.0
     retry_max_delay_seconds: float = 300.0
     misfire_grace_seconds: float | None = None
+    catch_up: bool = False
     env: Mapping[str, str] = field(default_factory=lambda: EMPTY_ENV, repr=False)
     cwd: str | None = None
     args: tuple[Any, ...] = ()
@@ -185,12 +191,14 @@ class RunEvent:
         run: the run it concerns.
         result: the result, for run_finished only.
         reason: why the run was skipped, for run_skipped only.
+        started_at: when the run's code started (wall clock), for run_started only.
     """
 
     kind: EventKind
     run: Run
     result: RunResult | None = None
     reason: str = ""
+    started_at: datetime | None = None
 
 
 Listener = Callable[[RunEvent], None]

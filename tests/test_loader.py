@@ -37,7 +37,7 @@ PYTHON_RULE = '"package.module:function" or "package.module.function"'
 TASK_KEYS = ("task_id, task_name, description, enabled, task_type, entry_point, args, kwargs, "
              "interval_seconds, align, cron, at, timezone, jitter_seconds, run_on_start, "
              "timeout_seconds, max_instances, retries, retry_delay_seconds, retry_backoff, "
-             "retry_max_delay_seconds, misfire_grace_seconds, env, cwd")
+             "retry_max_delay_seconds, misfire_grace_seconds, env, cwd, catch_up")
 HELLO = "configure_task_scheduler.examples:say_hello"
 DROP = object()  # a field value meaning "leave this field out of the task"
 
@@ -288,7 +288,7 @@ def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
      'reload_interval_seconds: expected a number >= 0, found "2" (a string)'),
     ({"threads": 2},
      '"threads": unknown key, known keys: max_workers, shutdown_timeout_seconds, timezone, '
-     "reload_interval_seconds"),
+     "reload_interval_seconds, state_path, history_days, history_max_rows"),
 ], ids=["workers-zero", "workers-negative", "workers-float", "workers-string",
         "workers-boolean", "workers-null", "shutdown-negative", "shutdown-string",
         "shutdown-boolean", "shutdown-infinite", "shutdown-nan", "reload-negative",

@@ -217,6 +217,10 @@ def _string(value: Any) -> str | None:
     return None if isinstance(value, str) else "a string"
 
 
+def _non_empty_string(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "a non-empty string"
+
+
 def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
@@ -240,6 +244,7 @@ TASK_ID: Check = _task_id
 PYTHON_ENTRY_POINT: Check = _python_entry_point
 SHELL_COMMAND: Check = _shell_command
 STRING: Check = _string
+NON_EMPTY_STRING: Check = _non_empty_string
 BOOLEAN: Check = _boolean
 LIST: Check = _list
 OBJECT: Check = _object

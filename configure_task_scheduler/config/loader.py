@@ -64,6 +64,8 @@ TASK_FIELDS: dict[str, str] = {
     "env": 'extra environment variables; "${NAME}" takes NAME from the scheduler\'s '
            "environment; values are never printed",
     "cwd": "working directory of a shell task (must exist)",
+    "catch_up": "run once at start-up if runs were missed while the scheduler was not "
+                "running (default false; needs scheduler.state_path)",
 }
 
 SCHEDULER_FIELDS: dict[str, str] = {
@@ -72,6 +74,10 @@ SCHEDULER_FIELDS: dict[str, str] = {
     "timezone": "default IANA time zone of the tasks (default: the machine's zone)",
     "reload_interval_seconds": "how often to look for changes to the config file "
                                "(default 2; 0: only on SIGHUP)",
+    "state_path": "the SQLite run history, relative to the config file (default: none, "
+                  "no history)",
+    "history_days": "delete history rows older than this many days (default 30)",
+    "history_max_rows": "keep at most this many history rows per task (default 100000)",
 }
 
 TOP_LEVEL_FIELDS = ("scheduler", "defaults", "tasks", "$schema")
@@ -85,6 +91,9 @@ class SchedulerSettings:
     shutdown_timeout_seconds: float = 10.0
     timezone: tzinfo | None = None
     reload_interval_seconds: float = 2.0
+    state_path: str | None = None
+    history_days: float = 30.0
+    history_max_rows: int = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +249,38 @@ def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Prob
         timezone=read_timezone(reader, None),
         reload_interval_seconds=reader.read(
             "reload_interval_seconds", checks.number_at_least(0), 2.0),
+        state_path=read_state_path(reader),
+        history_days=reader.read("history_days", checks.POSITIVE_NUMBER, 30.0),
+        history_max_rows=reader.read("history_max_rows", checks.integer_at_least(1), 100_000),
     )
     return settings, reader.problems
+
+
+def read_state_path(reader: FieldReader) -> str | None:
+    """`state_path`, made relative to the config file's directory; checked, never created."""
+    value = reader.read("state_path", checks.NON_EMPTY_STRING, None)
+    if value is None:
+        return None
+    path = Path(value) if not reader.file else Path(reader.file).parent / value
+    reason = unusable_state_path(path)
+    if reason:
+        reader.problem("state_path", reason)
+        return None
+    return str(path)
+
+
+def unusable_state_path(path: Path) -> str:
+    """Say why a history database cannot live at `path`, or return "" (nothing is created)."""
+    if path.is_dir():
+        return f"expected a file path, found a directory: {path}"
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"expected a path in a directory, but {ancestor} is a file"
+    if ancestor != path.parent and not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot create the directory {path.parent}: {ancestor} is not writable"
+    return ""
 
 
 def _read_defaults(section: Any, file: str) -> tuple[dict[str, Any], list[Problem]]:
@@ -350,6 +389,7 @@ def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None
         run_on_start=reader.read("run_on_start", checks.BOOLEAN, False),
         timeout_seconds=reader.read("timeout_seconds", checks.POSITIVE_OR_NULL, None),
         jitter_seconds=reader.read("jitter_seconds", checks.NON_NEGATIVE, 0.0),
+        catch_up=reader.read("catch_up", checks.BOOLEAN, False),
         target=target,
         **read_arguments(reader, task_type),
         **read_policies(reader),

@@ -1,0 +1,317 @@
+"""The history writer: a run-event listener that never makes a run wait for SQLite.
+
+The listener only appends the event to a bounded in-memory queue (a deque:
+one atomic append, no lock) and wakes the writer thread when the queue was
+empty. The thread drains everything queued into one transaction, so 10,000
+runs a second cost a few commits, not 20,000. When the database cannot be
+written (locked by another process, disk full, read-only, deleted), the
+records wait in memory up to the queue's capacity and are written once it is
+usable again; past that they are dropped and counted. Each fault is logged
+once, when it starts, and once when writing resumes. Never reads the real
+clock: times come from the events and from the clock it is given.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from ...clock import Clock
+from ...task import EventKind, RunEvent, RunResult, RunStatus
+from . import store
+
+logger = logging.getLogger("configure_task_scheduler.history")
+
+# Events held in memory at most (waiting for the writer, or for a locked
+# database): at 10,000 runs/s, two events a run, 5 s of a locked database.
+QUEUE_CAPACITY = 100_000
+# How long the writer waits before trying an unusable database again.
+RETRY_SECONDS = 1.0
+RETENTION_EVERY_SECONDS = 86_400.0
+
+_INSERT = ("INSERT INTO runs (task_id, run_number, attempt, planned_at, started_at, ended_at, "
+           "duration_seconds, status, exit_code, error, stdout_tail, stderr_tail) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_FINISH = ("UPDATE runs SET ended_at = ?, duration_seconds = ?, status = ?, exit_code = ?, "
+           "error = ?, stdout_tail = ?, stderr_tail = ? WHERE id = ?")
+_TASK = ("INSERT INTO tasks (task_id, first_seen_at, last_planned_at, last_started_at, "
+         "last_status, last_duration_seconds) VALUES (?1, ?2, ?2, ?3, ?4, ?5) "
+         "ON CONFLICT (task_id) DO UPDATE SET "
+         "last_planned_at = max(coalesce(last_planned_at, ''), excluded.last_planned_at), "
+         "last_started_at = coalesce(excluded.last_started_at, last_started_at), "
+         "last_status = excluded.last_status, "
+         "last_duration_seconds = coalesce(excluded.last_duration_seconds, "
+         "last_duration_seconds)")
+
+RunKey = tuple[str, int, int]  # task id, run number, attempt
+
+
+@dataclass(slots=True)
+class _TaskState:
+    """One task's latest planned time, start and status within a batch."""
+
+    planned_at: str
+    started_at: str | None = None
+    status: str = ""
+    duration_seconds: float | None = None
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one transaction writes: new rows kept apart from rows still open."""
+
+    open_rows: dict[RunKey, int] = field(default_factory=dict)  # row ids made in this batch
+    tasks: dict[str, _TaskState] = field(default_factory=dict)
+    inserted: collections.Counter[str] = field(default_factory=collections.Counter)
+
+
+class HistoryWriter:
+    """Records every run event in the history database, on its own thread.
+
+    Args:
+        path: the SQLite file (made, with its directory, if missing).
+        clock: the scheduler's clock (retention's "now").
+        history_days: rows planned longer ago than this are deleted.
+        max_rows_per_task: a task keeps at most this many rows.
+        capacity: events held in memory at most; more are dropped and counted.
+    """
+
+    def __init__(self, path: str, clock: Clock, *, history_days: float = 30.0,
+                 max_rows_per_task: int = 100_000, capacity: int = QUEUE_CAPACITY) -> None:
+        self.path = path
+        self._clock = clock
+        self._history_days, self._max_rows = history_days, max_rows_per_task
+        self._capacity = capacity
+        self._queue: collections.deque[RunEvent] = collections.deque()
+        self._wake, self._idle = threading.Event(), threading.Event()
+        self._stopping = False
+        self._dropped = 0
+        self._drop_lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._inode = 0
+        self._row_ids: dict[RunKey, int] = {}  # rows written as `running`, by run
+        self._fault = ""  # the fault being reported, "" while writing works
+        self._thread: threading.Thread | None = None
+        self._next_retention = 0.0
+        self._inserted: collections.Counter[str] = collections.Counter()  # rows since trimmed
+
+    @property
+    def dropped(self) -> int:
+        """How many events were dropped because the queue was full."""
+        return self._dropped
+
+    # -- start and stop (the scheduler's thread) ------------------------------------
+
+    def open(self, task_ids: list[str]) -> int:
+        """Open (or create, or migrate) the database and close rows left `running`.
+
+        Returns:
+            How many runs were found interrupted.
+
+        Raises:
+            store.StateError: the file cannot be used (it is left as it is).
+        """
+        self._db = store.connect(self.path)
+        self._inode = _inode_of(self.path)
+        now = self._clock.wall()
+        try:
+            interrupted = store.close_interrupted(self._db, now)
+            store.see_tasks(self._db, task_ids, now)
+        except sqlite3.Error as error:
+            self._db.close()
+            raise store.StateError(f"{self.path}: cannot write to the history database "
+                                   f"({error}); check that it is writable") from None
+        self._delete_old_rows()
+        if interrupted:
+            logger.warning("history: %d run%s left in flight by an earlier scheduler marked "
+                           "interrupted", interrupted, "" if interrupted == 1 else "s")
+        return interrupted
+
+    def start(self) -> None:
+        """Start the writer thread (after `open`)."""
+        self._thread = threading.Thread(target=self._serve, name="history-writer", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout_seconds: float = 10.0) -> None:
+        """Write what is queued (waiting up to `timeout_seconds`), then stop and close."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_seconds)
+        if self._dropped:
+            logger.warning("history: %d run records were dropped (the queue was full or the "
+                           "database unusable)", self._dropped)
+        if self._db is not None and (self._thread is None or not self._thread.is_alive()):
+            self._db.close()
+
+    def flush(self, timeout_seconds: float = 5.0) -> bool:
+        """Wait until everything queued so far is written; False if it was not in time."""
+        self._idle.clear()
+        self._wake.set()
+        return self._idle.wait(timeout_seconds)
+
+    # -- the listener (engine and pool threads) -------------------------------------
+
+    def __call__(self, event: RunEvent) -> None:
+        """Queue a run event for the writer; never blocks, drops it if the queue is full."""
+        queue = self._queue
+        if len(queue) >= self._capacity:
+            with self._drop_lock:
+                self._dropped += 1
+            return
+        queue.append(event)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    # -- the writer thread ------------------------------------------------------------
+
+    def _serve(self) -> None:
+        pending: list[RunEvent] = []
+        while True:
+            self._wake.wait(RETRY_SECONDS if pending else None)
+            self._wake.clear()
+            while self._queue:
+                pending.append(self._queue.popleft())
+            if pending and self._write(pending):
+                pending = []
+            elif len(pending) > self._capacity:
+                self._drop(pending, len(pending) - self._capacity)
+            if self._stopping:  # what an unusable database still holds back is lost
+                break
+            if not pending and not self._queue:
+                self._idle.set()
+            self._delete_old_rows(due_only=True)
+        if pending:
+            self._drop(pending, len(pending))
+
+    def _drop(self, pending: list[RunEvent], count: int) -> None:
+        del pending[:count]
+        with self._drop_lock:
+            self._dropped += count
+
+    def _write(self, events: list[RunEvent]) -> bool:
+        """Write `events` in one transaction; on a fault, log it once and return False."""
+        try:
+            db = self._connection()
+            batch = _Batch()
+            with store.transaction(db):
+                for event in events:
+                    self._apply(db, event, batch)
+                for task_id, state in batch.tasks.items():
+                    db.execute(_TASK, (task_id, state.planned_at, state.started_at,
+                                       state.status, state.duration_seconds))
+        except (sqlite3.Error, OSError, store.StateError) as error:
+            self._report_fault(str(error))
+            return False
+        self._row_ids.update(batch.open_rows)
+        self._inserted.update(batch.inserted)
+        if self._fault:
+            logger.warning("history: writing to %s again (%d records dropped so far)",
+                           self.path, self._dropped)
+            self._fault = ""
+        return True
+
+    def _apply(self, db: sqlite3.Connection, event: RunEvent, batch: _Batch) -> None:
+        run = event.run
+        key = (run.task.task_id, run.run_number, run.attempt)
+        planned = store.utc_text(run.planned_at)
+        state = batch.tasks.setdefault(key[0], _TaskState(planned))
+        state.planned_at = max(state.planned_at, planned)
+        if event.kind is EventKind.RUN_STARTED:
+            started = store.utc_text(event.started_at or run.planned_at)
+            cursor = db.execute(_INSERT, (*key, planned, started, None, None, "running", None,
+                                          "", "", ""))
+            assert cursor.lastrowid is not None
+            batch.open_rows[key] = cursor.lastrowid
+            batch.inserted[key[0]] += 1
+            state.started_at, state.status, state.duration_seconds = started, "running", None
+            return
+        result = event.result
+        if result is None:
+            return
+        row_id = batch.open_rows.pop(key, None) or self._row_ids.pop(key, None)
+        values = _result_values(result, run.task.env)
+        if row_id is None:
+            db.execute(_INSERT, (*key, planned, store.utc_text(result.started_at), *values))
+            batch.inserted[key[0]] += 1
+        else:
+            db.execute(_FINISH, (*values, row_id))
+        state.status, state.duration_seconds = result.status.value, result.duration_seconds
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection; a new file if the old one was deleted or replaced."""
+        if self._db is not None and _inode_of(self.path) == self._inode:
+            return self._db
+        if self._db is not None:
+            logger.warning("history: %s was deleted or replaced; starting a new history file "
+                           "there", self.path)
+            self._db.close()
+            self._db, self._row_ids = None, {}
+        self._db = store.connect(self.path)
+        self._inode = _inode_of(self.path)
+        return self._db
+
+    def _report_fault(self, reason: str) -> None:
+        if reason == self._fault:
+            return
+        self._fault = reason
+        logger.error("history: cannot write to %s (%s); scheduling goes on, run records wait "
+                     "in memory (up to %d) and are written when it is usable again: free disk "
+                     "space, make it writable or stop the process holding it", self.path,
+                     reason, self._capacity)
+
+    def _delete_old_rows(self, due_only: bool = False) -> None:
+        """Retention: at start-up and once a day; and a task that wrote a tenth of its
+        row limit since it was last trimmed (one running every second) is trimmed now."""
+        daily = not due_only or self._clock.monotonic() >= self._next_retention
+        crowded = [task_id for task_id, count in self._inserted.items()
+                   if count > self._max_rows // 10]
+        if not daily and not crowded:
+            return
+        try:
+            db = self._connection()
+            deleted = store.trim_tasks(db, self._max_rows, None if daily else crowded)
+            if daily:
+                self._next_retention = self._clock.monotonic() + RETENTION_EVERY_SECONDS
+                before = self._clock.wall() - timedelta(days=self._history_days)
+                deleted += store.delete_rows_before(db, before)
+        except (sqlite3.Error, OSError, store.StateError) as error:
+            self._report_fault(str(error))
+            return
+        self._inserted.clear()
+        if deleted:
+            logger.info("history: deleted %d old run records", deleted)
+
+
+def _result_values(result: RunResult, env: Mapping[str, str]) -> tuple[Any, ...]:
+    """The columns of a finished attempt, with the task's env values redacted."""
+    ended = store.utc_text(result.ended_at)
+    duration = result.duration_seconds if result.status not in _NEVER_RAN else 0.0
+    return (ended, duration, result.status.value, result.exit_code,
+            _redact(result.error, env), _redact(result.stdout_tail, env),
+            _redact(result.stderr_tail, env))
+
+
+_NEVER_RAN = frozenset({RunStatus.SKIPPED, RunStatus.MISSED})
+
+
+def _redact(text: str, env: Mapping[str, str]) -> str:
+    """Replace env values by "***" (the executor has done it already: this is the belt)."""
+    for value in env.values():
+        if value and value in text:
+            text = text.replace(value, "***")
+    return text
+
+
+def _inode_of(path: str) -> int:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return -1
