@@ -8,6 +8,7 @@ or a database. `report` prints `--history` and `--status`. The engine never
 imports it; `scheduler` and `cli` wire it in.
 """
 
+from . import report
 from .catch_up import catch_up_problems
 from .lock import InstanceLock, LockError, holder_pid, lock_path_for
 from .state import StateDatabase
@@ -15,5 +16,5 @@ from .store import INTERRUPTED_ERROR, SCHEMA_VERSION, RunRecord, StateError, Tas
 
 __all__ = [
     "INTERRUPTED_ERROR", "InstanceLock", "LockError", "RunRecord", "SCHEMA_VERSION",
-    "StateDatabase", "StateError", "TaskHistory", "catch_up_problems", "holder_pid", "lock_path_for",
+    "StateDatabase", "StateError", "TaskHistory", "catch_up_problems", "holder_pid", "lock_path_for", "report",
 ]
