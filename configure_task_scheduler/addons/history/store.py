@@ -214,5 +214,4 @@ def record_missed(db: sqlite3.Connection, task_id: str, planned_at: datetime, no
     with transaction(db):
         db.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, 1, 1, ?, ?, ?, 0.0, 'missed', "
                    "NULL, ?, '', '')", (task_id, planned, noticed, noticed, reason))
-        db.execute("UPDATE tasks SET last_planned_at = ?, last_status = 'missed' "
-                   "WHERE task_id = ?", (planned, task_id))
+        db.execute("UPDATE tasks SET last_planned_at = ? WHERE task_id = ?", (planned, task_id))

@@ -46,7 +46,7 @@ _TASK = ("INSERT INTO tasks (task_id, first_seen_at, last_planned_at, last_start
          "ON CONFLICT (task_id) DO UPDATE SET "
          "last_planned_at = max(coalesce(last_planned_at, ''), excluded.last_planned_at), "
          "last_started_at = coalesce(excluded.last_started_at, last_started_at), "
-         "last_status = excluded.last_status, "
+         "last_status = coalesce(excluded.last_status, last_status), "
          "last_duration_seconds = coalesce(excluded.last_duration_seconds, "
          "last_duration_seconds)")
 
@@ -59,7 +59,7 @@ class _TaskState:
 
     planned_at: str
     started_at: str | None = None
-    status: str = ""
+    status: str | None = None  # None: no run started or ended (a skip only moves planned_at)
     duration_seconds: float | None = None
 
 
@@ -175,7 +175,8 @@ class HistoryWriter:
     def _serve(self) -> None:
         pending: list[RunEvent] = []
         while True:
-            self._wake.wait(RETRY_SECONDS if pending else None)
+            if not self._stopping:  # once stopping, drain without waiting
+                self._wake.wait(RETRY_SECONDS if pending else None)
             self._wake.clear()
             while self._queue:
                 pending.append(self._queue.popleft())
@@ -183,8 +184,8 @@ class HistoryWriter:
                 pending = []
             elif len(pending) > self._capacity:
                 self._drop(pending, len(pending) - self._capacity)
-            if self._stopping:  # what an unusable database still holds back is lost
-                break
+            if self._stopping and (pending or not self._queue):
+                break  # all written, or the database is unusable: what it holds back is lost
             if not pending and not self._queue:
                 self._idle.set()
             self._delete_old_rows(due_only=True)
@@ -243,7 +244,8 @@ class HistoryWriter:
             batch.inserted[key[0]] += 1
         else:
             db.execute(_FINISH, (*values, row_id))
-        state.status, state.duration_seconds = result.status.value, result.duration_seconds
+        if event.kind is EventKind.RUN_FINISHED:
+            state.status, state.duration_seconds = result.status.value, result.duration_seconds
 
     def _connection(self) -> sqlite3.Connection:
         """The open connection; a new file if the old one was deleted or replaced."""
