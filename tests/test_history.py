@@ -7,6 +7,7 @@ so tests wait with `flush()` (a deadline), never a fixed sleep.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sqlite3
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MONOTONIC_START, START, RecordingExecutor, shell_task
+from conftest import MONOTONIC_START, START, RecordingExecutor, shell_task, wait_until
 
 from configure_task_scheduler.addons.history import (
     InstanceLock,
@@ -29,7 +30,9 @@ from configure_task_scheduler.addons.history import (
 from configure_task_scheduler.addons.history.writer import HistoryWriter
 from configure_task_scheduler.clock import FakeClock
 from configure_task_scheduler.engine import Engine
+from configure_task_scheduler.errors import ConfigError
 from configure_task_scheduler.registry import Registry
+from configure_task_scheduler.scheduler import Scheduler
 from configure_task_scheduler.schedules import (
     CronSchedule,
     OneShotSchedule,
@@ -328,3 +331,78 @@ def test_without_catch_up_nothing_runs_after_a_downtime(tmp_path: Path) -> None:
     assert serve(tmp_path / "state.db", clock, 3 * 3600 + 1, [PLAIN]) == [("plain", 7200.0)]
     clock.advance(3 * 86_400)
     assert serve(tmp_path / "state.db", clock, 60, [PLAIN]) == []
+
+
+# -- the library API and faults, in real time ---------------------------------------------
+
+def collect_finished(scheduler: Scheduler) -> list[RunResult]:
+    """Subscribe and return the list that the results of finished runs are appended to."""
+    results: list[RunResult] = []
+    scheduler.subscribe(lambda event: results.append(event.result)
+                        if event.kind is EventKind.RUN_FINISHED and event.result else None)
+    return results
+
+
+def test_scheduler_history_returns_frozen_records_newest_first(tmp_path: Path) -> None:
+    scheduler = Scheduler(state_path=str(tmp_path / "state.db"))
+    scheduler.every(3600, lambda: None, task_id="tick", run_on_start=True)
+    results = collect_finished(scheduler)
+    with scheduler:
+        wait_until(lambda: len(results) == 1)
+        (record,) = scheduler.history()
+    assert (record.task_id, record.run_number, record.attempt, record.status) == (
+        "tick", 1, 1, "succeeded")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.status = "failed"  # type: ignore[misc]
+
+
+def test_catch_up_without_a_state_path_is_refused_by_the_library() -> None:
+    with pytest.raises(ConfigError, match=r'^task "backup": catch_up: needs the run history: '
+                                          r"set scheduler.state_path \(or pass --state PATH\)$"):
+        Scheduler().every(60, "true", task_id="backup", catch_up=True)
+
+
+def test_runs_go_on_while_another_process_locks_the_database_and_are_written_after(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "configure_task_scheduler.history")
+    path = tmp_path / "state.db"
+    scheduler = Scheduler(state_path=str(path))
+    scheduler.every(0.05, lambda: None, task_id="tick")
+    results = collect_finished(scheduler)
+    with scheduler:
+        wait_until(lambda: len(results) >= 2)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # like another program writing for seconds
+        during = len(results)
+        wait_until(lambda: any("cannot write" in r.getMessage() for r in caplog.records))
+        wait_until(lambda: len(results) >= during + 20)  # the loop never waited for SQLite
+        other.execute("COMMIT")
+        other.close()
+        wait_until(lambda: any("again" in r.getMessage() for r in caplog.records))
+        scheduler.stop()
+    assert [record.getMessage() for record in caplog.records] == [
+        f"history: cannot write to {path} (database is locked); scheduling goes on, run "
+        "records wait in memory (up to 100000) and are written when it is usable again: free "
+        "disk space, make it writable or stop the process holding it",
+        f"history: writing to {path} again (0 records dropped so far)"]
+    numbers = [row[1] for row in rows(path)]
+    assert numbers == list(range(1, len(results) + 1))
+
+
+def test_a_deleted_history_file_is_started_afresh_and_runs_go_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "configure_task_scheduler.history")
+    path = tmp_path / "state.db"
+    scheduler = Scheduler(state_path=str(path))
+    scheduler.every(0.05, lambda: None, task_id="tick")
+    results = collect_finished(scheduler)
+    with scheduler:
+        wait_until(lambda: len(results) >= 2 and bool(rows(path)))
+        path.unlink()
+        deleted_after = len(results)
+        wait_until(lambda: len(results) >= deleted_after + 3 and path.exists())
+        scheduler.stop()
+    assert [record.getMessage() for record in caplog.records] == [
+        f"history: {path} was deleted or replaced; starting a new history file there"]
+    numbers = [row[1] for row in rows(path)]
+    assert numbers == list(range(numbers[0], len(results) + 1)) and numbers[0] > 1
