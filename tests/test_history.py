@@ -186,7 +186,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_rows(tmp_path: Path) -> 
     assert store.recent_runs(migrated, None, 5) == [store.RunRecord(
         "backup", 7, 1, utc(0), utc(1), utc(2.5), 1.5, "failed", 2, "boom", "", "")]
     assert list(store.task_histories(migrated).values()) == [
-        store.TaskHistory("backup", utc(0), utc(0), utc(1), None, None)]
+        store.TaskHistory("backup", utc(0), utc(0), utc(1), "failed", 1.5)]
     migrated.close()
 
 

@@ -76,11 +76,8 @@ def _v2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN stdout_tail TEXT NOT NULL DEFAULT ''")
     db.execute("ALTER TABLE runs ADD COLUMN stderr_tail TEXT NOT NULL DEFAULT ''")
     db.execute("CREATE INDEX runs_by_task ON runs (task_id, id)")
-    db.execute("CREATE TABLE tasks (task_id TEXT PRIMARY KEY, first_seen_at TEXT NOT NULL, "
-               "last_planned_at TEXT, last_started_at TEXT, last_status TEXT, "
-               "last_duration_seconds REAL)")
-    db.execute("INSERT INTO tasks SELECT task_id, MIN(planned_at), MAX(planned_at), "
-               "MAX(started_at), NULL, NULL FROM runs GROUP BY task_id")
+    db.execute("CREATE TABLE tasks (task_id TEXT PRIMARY KEY, first_seen_at TEXT NOT NULL)")
+    db.execute("INSERT INTO tasks SELECT task_id, MIN(planned_at) FROM runs GROUP BY task_id")
 
 
 # MIGRATIONS[n] turns a version-n database into version n+1 (0: an empty file).
@@ -149,7 +146,6 @@ def close_interrupted(db: sqlite3.Connection, now: datetime) -> int:
     with transaction(db):
         cursor = db.execute("UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? "
                             "WHERE status = 'running'", (utc_text(now), INTERRUPTED_ERROR))
-        db.execute("UPDATE tasks SET last_status = 'interrupted' WHERE last_status = 'running'")
     return cursor.rowcount
 
 
@@ -188,10 +184,27 @@ def recent_runs(db: sqlite3.Connection, task_id: str | None, limit: int) -> list
 
 
 def task_histories(db: sqlite3.Connection) -> dict[str, TaskHistory]:
-    """Return what the history knows about each task, by id."""
-    rows = db.execute("SELECT task_id, first_seen_at, last_planned_at, last_started_at, "
-                      "last_status, last_duration_seconds FROM tasks ORDER BY task_id")
-    return {row[0]: TaskHistory(*row) for row in rows}
+    """Return what the history knows about each task, by id.
+
+    Read from each task's newest rows (the `(task_id, id)` index), so the writer
+    keeps no per-task summary up to date on every run.
+    """
+    rows = db.execute(
+        "SELECT task_id, first_seen_at, (SELECT planned_at FROM runs WHERE runs.task_id = "
+        "tasks.task_id ORDER BY id DESC LIMIT 1) FROM tasks ORDER BY task_id").fetchall()
+    histories = {}
+    for task_id, first_seen, last_planned in rows:
+        last_run = db.execute(
+            "SELECT started_at, status, duration_seconds FROM runs WHERE task_id = ? AND "
+            "status NOT IN ('skipped', 'missed') ORDER BY id DESC LIMIT 1", (task_id,)).fetchone()
+        histories[task_id] = TaskHistory(task_id, first_seen, last_planned,
+                                         *(last_run or (None, None, None)))
+    return histories
+
+
+def next_row_id(db: sqlite3.Connection) -> int:
+    """The id the next run row gets (the writer numbers its rows itself)."""
+    return int(db.execute("SELECT coalesce(max(id), 0) + 1 FROM runs").fetchone()[0])
 
 
 @contextmanager
@@ -214,4 +227,3 @@ def record_missed(db: sqlite3.Connection, task_id: str, planned_at: datetime, no
     with transaction(db):
         db.execute(f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES (?, 1, 1, ?, ?, ?, 0.0, 'missed', "
                    "NULL, ?, '', '')", (task_id, planned, noticed, noticed, reason))
-        db.execute("UPDATE tasks SET last_planned_at = ? WHERE task_id = ?", (planned, task_id))

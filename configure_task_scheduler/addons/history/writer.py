@@ -36,40 +36,34 @@ QUEUE_CAPACITY = 100_000
 RETRY_SECONDS = 1.0
 RETENTION_EVERY_SECONDS = 86_400.0
 
-_INSERT = ("INSERT INTO runs (task_id, run_number, attempt, planned_at, started_at, ended_at, "
-           "duration_seconds, status, exit_code, error, stdout_tail, stderr_tail) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT = ("INSERT INTO runs (id, task_id, run_number, attempt, planned_at, started_at, "
+           "ended_at, duration_seconds, status, exit_code, error, stdout_tail, stderr_tail) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _FINISH = ("UPDATE runs SET ended_at = ?, duration_seconds = ?, status = ?, exit_code = ?, "
            "error = ?, stdout_tail = ?, stderr_tail = ? WHERE id = ?")
-_TASK = ("INSERT INTO tasks (task_id, first_seen_at, last_planned_at, last_started_at, "
-         "last_status, last_duration_seconds) VALUES (?1, ?2, ?2, ?3, ?4, ?5) "
-         "ON CONFLICT (task_id) DO UPDATE SET "
-         "last_planned_at = max(coalesce(last_planned_at, ''), excluded.last_planned_at), "
-         "last_started_at = coalesce(excluded.last_started_at, last_started_at), "
-         "last_status = coalesce(excluded.last_status, last_status), "
-         "last_duration_seconds = coalesce(excluded.last_duration_seconds, "
-         "last_duration_seconds)")
 
 RunKey = tuple[str, int, int]  # task id, run number, attempt
 
 
 @dataclass(slots=True)
-class _TaskState:
-    """One task's latest planned time, start and status within a batch."""
-
-    planned_at: str
-    started_at: str | None = None
-    status: str | None = None  # None: no run started or ended (a skip only moves planned_at)
-    duration_seconds: float | None = None
-
-
-@dataclass(slots=True)
 class _Batch:
-    """What one transaction writes: new rows kept apart from rows still open."""
+    """The rows one transaction writes. Row ids are given out here, not by SQLite, so a
+    run that starts and ends within one batch is one INSERT, and all of a batch's rows
+    go in one `executemany`."""
 
-    open_rows: dict[RunKey, int] = field(default_factory=dict)  # row ids made in this batch
-    tasks: dict[str, _TaskState] = field(default_factory=dict)
+    next_id: int
+    new_rows: list[list[Any]] = field(default_factory=list)
+    new_by_run: dict[RunKey, list[Any]] = field(default_factory=dict)  # still `running`
+    finished_rows: list[tuple[Any, ...]] = field(default_factory=list)  # of earlier batches
+    closed: list[RunKey] = field(default_factory=list)  # runs of earlier batches now ended
     inserted: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def add(self, key: RunKey, values: list[Any]) -> list[Any]:
+        row = [self.next_id, *key, *values]
+        self.next_id += 1
+        self.new_rows.append(row)
+        self.inserted[key[0]] += 1
+        return row
 
 
 class HistoryWriter:
@@ -97,6 +91,7 @@ class HistoryWriter:
         self._db: sqlite3.Connection | None = None
         self._inode = 0
         self._row_ids: dict[RunKey, int] = {}  # rows written as `running`, by run
+        self._next_id = 1  # the id of the next row (this process is the only writer)
         self._fault = ""  # the fault being reported, "" while writing works
         self._thread: threading.Thread | None = None
         self._next_retention = 0.0
@@ -135,7 +130,9 @@ class HistoryWriter:
         return interrupted
 
     def start(self) -> None:
-        """Start the writer thread (after `open`)."""
+        """Start the writer thread (after `open`, and after any rows written meanwhile)."""
+        assert self._db is not None
+        self._next_id = store.next_row_id(self._db)
         self._thread = threading.Thread(target=self._serve, name="history-writer", daemon=True)
         self._thread.start()
 
@@ -201,17 +198,19 @@ class HistoryWriter:
         """Write `events` in one transaction; on a fault, log it once and return False."""
         try:
             db = self._connection()
-            batch = _Batch()
+            batch = _Batch(self._next_id)
+            for event in events:
+                self._apply(event, batch)
             with store.transaction(db):
-                for event in events:
-                    self._apply(db, event, batch)
-                for task_id, state in batch.tasks.items():
-                    db.execute(_TASK, (task_id, state.planned_at, state.started_at,
-                                       state.status, state.duration_seconds))
+                db.executemany(_INSERT, batch.new_rows)
+                db.executemany(_FINISH, batch.finished_rows)
         except (sqlite3.Error, OSError, store.StateError) as error:
             self._report_fault(str(error))
             return False
-        self._row_ids.update(batch.open_rows)
+        self._next_id = batch.next_id
+        for key in batch.closed:
+            del self._row_ids[key]
+        self._row_ids.update((key, row[0]) for key, row in batch.new_by_run.items())
         self._inserted.update(batch.inserted)
         if self._fault:
             logger.warning("history: writing to %s again (%d records dropped so far)",
@@ -219,33 +218,28 @@ class HistoryWriter:
             self._fault = ""
         return True
 
-    def _apply(self, db: sqlite3.Connection, event: RunEvent, batch: _Batch) -> None:
+    def _apply(self, event: RunEvent, batch: _Batch) -> None:
+        """Turn one event into a new row, or the completion of a row written before."""
         run = event.run
         key = (run.task.task_id, run.run_number, run.attempt)
         planned = store.utc_text(run.planned_at)
-        state = batch.tasks.setdefault(key[0], _TaskState(planned))
-        state.planned_at = max(state.planned_at, planned)
         if event.kind is EventKind.RUN_STARTED:
             started = store.utc_text(event.started_at or run.planned_at)
-            cursor = db.execute(_INSERT, (*key, planned, started, None, None, "running", None,
-                                          "", "", ""))
-            assert cursor.lastrowid is not None
-            batch.open_rows[key] = cursor.lastrowid
-            batch.inserted[key[0]] += 1
-            state.started_at, state.status, state.duration_seconds = started, "running", None
+            batch.new_by_run[key] = batch.add(key, [planned, started, None, None, "running",
+                                                    None, "", "", ""])
             return
         result = event.result
         if result is None:
             return
-        row_id = batch.open_rows.pop(key, None) or self._row_ids.pop(key, None)
         values = _result_values(result, run.task.env)
-        if row_id is None:
-            db.execute(_INSERT, (*key, planned, store.utc_text(result.started_at), *values))
-            batch.inserted[key[0]] += 1
-        else:
-            db.execute(_FINISH, (*values, row_id))
-        if event.kind is EventKind.RUN_FINISHED:
-            state.status, state.duration_seconds = result.status.value, result.duration_seconds
+        row = batch.new_by_run.pop(key, None)
+        if row is not None:
+            row[6:] = values
+        elif key in self._row_ids and key not in batch.closed:
+            batch.finished_rows.append((*values, self._row_ids[key]))
+            batch.closed.append(key)
+        else:  # a skip, or a run whose start was dropped
+            batch.add(key, [planned, store.utc_text(result.started_at), *values])
 
     def _connection(self) -> sqlite3.Connection:
         """The open connection; a new file if the old one was deleted or replaced."""
@@ -258,6 +252,7 @@ class HistoryWriter:
             self._db, self._row_ids = None, {}
         self._db = store.connect(self.path)
         self._inode = _inode_of(self.path)
+        self._next_id = store.next_row_id(self._db)
         return self._db
 
     def _report_fault(self, reason: str) -> None:
