@@ -61,7 +61,9 @@ class TaskHistory:
 
 def utc_text(when: datetime) -> str:
     """Return an aware datetime as the history stores it: UTC ISO 8601 with offset."""
-    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    if when.tzinfo is not timezone.utc:  # the real clock's times are UTC already
+        when = when.astimezone(timezone.utc)
+    return when.isoformat(timespec="microseconds")
 
 
 def _v1(db: sqlite3.Connection) -> None:

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ...clock import Clock
@@ -92,6 +92,7 @@ class HistoryWriter:
         self._inode = 0
         self._row_ids: dict[RunKey, int] = {}  # rows written as `running`, by run
         self._next_id = 1  # the id of the next row (this process is the only writer)
+        self._last_planned: tuple[datetime | None, str] = (None, "")
         self._fault = ""  # the fault being reported, "" while writing works
         self._thread: threading.Thread | None = None
         self._next_retention = 0.0
@@ -222,7 +223,7 @@ class HistoryWriter:
         """Turn one event into a new row, or the completion of a row written before."""
         run = event.run
         key = (run.task.task_id, run.run_number, run.attempt)
-        planned = store.utc_text(run.planned_at)
+        planned = self._planned_text(run.planned_at)
         if event.kind is EventKind.RUN_STARTED:
             started = store.utc_text(event.started_at or run.planned_at)
             batch.new_by_run[key] = batch.add(key, [planned, started, None, None, "running",
@@ -240,6 +241,13 @@ class HistoryWriter:
             batch.closed.append(key)
         else:  # a skip, or a run whose start was dropped
             batch.add(key, [planned, store.utc_text(result.started_at), *values])
+
+    def _planned_text(self, planned_at: datetime) -> str:
+        """`utc_text`, remembered for the last planned time: tasks in phase share it, and a
+        run's start and end events both carry it."""
+        if planned_at != self._last_planned[0]:
+            self._last_planned = (planned_at, store.utc_text(planned_at))
+        return self._last_planned[1]
 
     def _connection(self) -> sqlite3.Connection:
         """The open connection; a new file if the old one was deleted or replaced."""
