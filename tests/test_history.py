@@ -406,3 +406,17 @@ def test_a_deleted_history_file_is_started_afresh_and_runs_go_on(
         f"history: {path} was deleted or replaced; starting a new history file there"]
     numbers = [row[1] for row in rows(path)]
     assert numbers == list(range(numbers[0], len(results) + 1)) and numbers[0] > 1
+
+
+def test_a_task_added_while_running_is_known_to_the_history_from_its_first_run(
+        writer: HistoryWriter, tmp_path: Path) -> None:
+    later = shell_task("later", 60)
+    writer(started(later, 1, 30))
+    assert writer.flush()
+    db = store.connect(str(tmp_path / "state.db"), read_only=True)
+    try:
+        assert store.task_histories(db) == {
+            "backup": store.TaskHistory("backup", utc(0), None, None, None, None),
+            "later": store.TaskHistory("later", utc(30), utc(30), utc(30.5), "running", None)}
+    finally:
+        db.close()

@@ -57,6 +57,7 @@ class _Batch:
     finished_rows: list[tuple[Any, ...]] = field(default_factory=list)  # of earlier batches
     closed: list[RunKey] = field(default_factory=list)  # runs of earlier batches now ended
     inserted: collections.Counter[str] = field(default_factory=collections.Counter)
+    new_tasks: dict[str, str] = field(default_factory=dict)  # first seen: a task added later
 
     def add(self, key: RunKey, values: list[Any]) -> list[Any]:
         row = [self.next_id, *key, *values]
@@ -93,6 +94,7 @@ class HistoryWriter:
         self._row_ids: dict[RunKey, int] = {}  # rows written as `running`, by run
         self._next_id = 1  # the id of the next row (this process is the only writer)
         self._last_planned: tuple[datetime | None, str] = (None, "")
+        self._known_tasks: set[str] = set()  # ids in the tasks table
         self._fault = ""  # the fault being reported, "" while writing works
         self._thread: threading.Thread | None = None
         self._next_retention = 0.0
@@ -120,6 +122,7 @@ class HistoryWriter:
         try:
             interrupted = store.close_interrupted(self._db, now)
             store.see_tasks(self._db, task_ids, now)
+            self._known_tasks = set(task_ids)
         except sqlite3.Error as error:
             self._db.close()
             raise store.StateError(f"{self.path}: cannot write to the history database "
@@ -205,6 +208,8 @@ class HistoryWriter:
             with store.transaction(db):
                 db.executemany(_INSERT, batch.new_rows)
                 db.executemany(_FINISH, batch.finished_rows)
+                db.executemany("INSERT OR IGNORE INTO tasks VALUES (?, ?)",
+                               batch.new_tasks.items())
         except (sqlite3.Error, OSError, store.StateError) as error:
             self._report_fault(str(error))
             return False
@@ -213,6 +218,7 @@ class HistoryWriter:
             del self._row_ids[key]
         self._row_ids.update((key, row[0]) for key, row in batch.new_by_run.items())
         self._inserted.update(batch.inserted)
+        self._known_tasks.update(batch.new_tasks)
         if self._fault:
             logger.warning("history: writing to %s again (%d records dropped so far)",
                            self.path, self._dropped)
@@ -224,6 +230,8 @@ class HistoryWriter:
         run = event.run
         key = (run.task.task_id, run.run_number, run.attempt)
         planned = self._planned_text(run.planned_at)
+        if key[0] not in self._known_tasks:
+            batch.new_tasks.setdefault(key[0], planned)
         if event.kind is EventKind.RUN_STARTED:
             started = store.utc_text(event.started_at or run.planned_at)
             batch.new_by_run[key] = batch.add(key, [planned, started, None, None, "running",
@@ -257,7 +265,7 @@ class HistoryWriter:
             logger.warning("history: %s was deleted or replaced; starting a new history file "
                            "there", self.path)
             self._db.close()
-            self._db, self._row_ids = None, {}
+            self._db, self._row_ids, self._known_tasks = None, {}, set()
         self._db = store.connect(self.path)
         self._inode = _inode_of(self.path)
         self._next_id = store.next_row_id(self._db)
