@@ -346,8 +346,8 @@ def with_catch_up_problems(config: LoadedConfig, fatal: bool) -> LoadedConfig | 
 
 def show_state(args: argparse.Namespace) -> int:
     """`--history` and `--status`: read the state database; never lock, never create it."""
-    config = None
-    if args.state is None or Path(args.config).exists():
+    config = None  # --history --state PATH needs no config; --status shows its tasks if any
+    if args.state is None or args.status and Path(args.config).exists():
         config = read_config(args.config, args.allow_insecure_config)
         if config is None:
             return EXIT_BAD_INPUT
