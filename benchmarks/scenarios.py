@@ -14,7 +14,9 @@ import itertools
 import json
 import os
 import resource
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -458,6 +460,78 @@ def memory_this() -> Figures:
     gc.collect()
     return {"RSS growth MB over 1M runs": (rss_bytes() - rss) / 2**20,
             "engine µs per run (inline, fake clock)": elapsed / 1_000_000 * 1e6}
+
+
+# -- history: 1,000 tasks every 0.1 s (10,000 runs/s), with and without the state database -----
+
+
+HISTORY_TASKS = 1000
+HISTORY_ROWS = 1_000_000
+
+
+def history_this() -> Figures:
+    with tempfile.TemporaryDirectory() as directory:
+        plain = _history_throughput(None)
+        path = str(Path(directory) / "state.db")
+        recorded = _history_throughput(path)
+        db = sqlite3.connect(path)
+        rows = db.execute("SELECT count(*) FROM runs").fetchone()[0]
+        db.close()
+        figures = {
+            "runs/s (history on)": recorded["runs/s"],
+            "CPU µs per run (history off)": plain["CPU µs per run"],
+            "CPU µs per run (history on)": recorded["CPU µs per run"],
+            "CPU µs added per run": recorded["CPU µs per run"] - plain["CPU µs per run"],
+            "records dropped": recorded["dropped"],
+            "bytes per row": os.path.getsize(path) / max(rows, 1),
+        }
+        figures.update(_history_query(str(Path(directory) / "big.db")))
+    return figures
+
+
+def _history_throughput(path: str | None) -> Figures:
+    counter = itertools.count()
+
+    def task() -> None:
+        next(counter)
+
+    scheduler = Scheduler(max_workers=4, state_path=path)
+    for n in range(HISTORY_TASKS):
+        scheduler.every(0.1, task, task_id=f"t{n}")
+    figures = measure_throughput(lambda: scheduler.run_forever(THROUGHPUT_SECONDS), counter,
+                                 [], HISTORY_TASKS, THROUGHPUT_SECONDS)
+    state = scheduler._state  # the benchmark reads the writer's counter directly
+    figures["dropped"] = float(state.writer.dropped) if state is not None else 0.0
+    return figures
+
+
+def _history_query(path: str) -> Figures:
+    """`--history --limit 20` on a database of HISTORY_ROWS rows: the query, and the CLI."""
+    from configure_task_scheduler.addons.history import store
+    db = store.connect(path)
+    planned = "2026-01-01T00:00:00.000000+00:00"
+    with store.transaction(db):
+        db.executemany(
+            f"INSERT INTO runs ({store._RUN_COLUMNS}) VALUES "
+            "(?, ?, 1, ?, ?, ?, 0.001, 'succeeded', 0, '', '', '')",
+            ((f"t{n % HISTORY_TASKS}", n // HISTORY_TASKS + 1, planned, planned, planned)
+             for n in range(HISTORY_ROWS)))
+    db.close()
+    reader = store.connect(path, read_only=True)
+    query = []
+    for task_id in (None, "t7"):
+        started = time.perf_counter()
+        store.recent_runs(reader, task_id, 20)
+        query.append((time.perf_counter() - started) * 1e3)
+    reader.close()
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "main.py", "--state", path, "--history", "--limit", "20"],
+                   cwd=Path(__file__).resolve().parent.parent, check=True,
+                   capture_output=True)
+    cli = (time.perf_counter() - started) * 1e3
+    return {"--history query ms (1M rows)": query[0],
+            "--history TASK query ms (1M rows)": query[1],
+            "--history whole CLI ms (1M rows)": cli}
 
 
 # -- dispatch -------------------------------------------------------------------------------------

@@ -16,11 +16,20 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
 from . import __version__
 from .addons import preview
+from .addons.history import (
+    InstanceLock,
+    LockError,
+    StateError,
+    catch_up_problems,
+    lock_path_for,
+    report,
+)
 from .clock import FakeClock, RealClock
 from .config import LoadedConfig, insecure_config_reason, load_config
 from .errors import ConfigError
@@ -54,6 +63,8 @@ EXAMPLES = (
     ("--log-format json 2>> tasks.jsonl", "log one JSON object per line, for collectors"),
     ("--next 5", "each task's schedule and next 5 runs"),
     ("--simulate 7d", "the runs of the coming week, in a second"),
+    ("--history backup --limit 5", "the last 5 runs of task backup"),
+    ("--status --format json", "is it running, each task's last and next run"),
 )
 EXIT_STATUSES = """\
 exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, or
@@ -101,6 +112,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     mode.add_argument("--simulate", type=_duration, metavar="DURATION",
                       help="print the runs the scheduler would start from now on, executing "
                            "nothing (90s, 15m, 6h, 2d or seconds)")
+    add_state_arguments(parser, mode)
     parser.add_argument("--strict", action="store_true",
                         help="treat any problem in the config as fatal (exit 2)")
     parser.add_argument("--max-workers", type=_positive_int, metavar="N",
@@ -111,6 +123,25 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_logging_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def add_state_arguments(parser: argparse.ArgumentParser,
+                        mode: argparse._MutuallyExclusiveGroup) -> None:
+    """Add --history, --status (modes), --limit, --format and --state to `parser`."""
+    mode.add_argument("--history", nargs="?", const="", metavar="TASK_ID",
+                      help="print the latest runs from the state database (of one task), "
+                           "newest first, then exit")
+    mode.add_argument("--status", action="store_true",
+                      help="print whether a scheduler is running and each task's last and "
+                           "next run, then exit")
+    parser.add_argument("--limit", type=_positive_int, default=20, metavar="N",
+                        help="how many runs --history prints (default: %(default)s)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="--history and --status output: an aligned table, or JSON "
+                             "(default: %(default)s)")
+    parser.add_argument("--state", metavar="PATH",
+                        help="the state database (run history, lock); overrides "
+                             "scheduler.state_path")
 
 
 def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
@@ -167,9 +198,17 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
     if level not in LOG_LEVELS:
         parser.error(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
     configure_logging(level, args.log_format)
+    if args.history is not None or args.status:
+        return show_state(args)
     config = read_config(args.config, args.allow_insecure_config)
     if config is None:
         return EXIT_BAD_INPUT
+    if args.state is not None:
+        config = replace(config, settings=replace(config.settings, state_path=args.state))
+    if args.check or args.run is None and args.next is None and args.simulate is None:
+        config = with_catch_up_problems(config, fatal=not args.check)
+        if config is None:
+            return EXIT_BAD_INPUT
     if args.check:
         return check(config)
     if config.problems and args.strict:
@@ -365,15 +404,68 @@ class SimulatedLog(logging.Filter):
 
 def serve(config: LoadedConfig, max_workers: int, duration: float | None,
           check_file: Callable[[str], str | None] | None) -> int:
-    """Run the scheduler until a signal (or for `duration` seconds); return 0.
+    """Run the scheduler until a signal (or for `duration` seconds); return 0 (2: locked).
 
     SIGHUP (or a change to the file) reloads the config without a restart.
     """
     scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file,
                                       capture_output=True)
+    lock = None
+    try:
+        if config.settings.state_path is None:  # else the state database holds the lock
+            lock = InstanceLock(lock_path_for(None, config.path), config.path)
+            lock.acquire()
+        scheduler.open_state()
+    except (LockError, StateError) as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_INPUT
     install_signal_handlers(scheduler)
-    run_awake_to_signals(lambda: scheduler.run_forever(duration))
+    try:
+        run_awake_to_signals(lambda: scheduler.run_forever(duration))
+    finally:
+        if lock is not None:
+            lock.release()
     _exit_now_if_threads_are_stuck(EXIT_OK)
+    return EXIT_OK
+
+
+def with_catch_up_problems(config: LoadedConfig, fatal: bool) -> LoadedConfig | None:
+    """Add a problem for each `catch_up` task without a state database.
+
+    Returns:
+        The config with those problems (for --check), or None after printing
+        them when `fatal` (a scheduler must not start without what it asks for).
+    """
+    problems = catch_up_problems(config.tasks, config.path, config.settings.state_path)
+    if problems and fatal:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return None
+    return replace(config, problems=config.problems + problems) if problems else config
+
+
+def show_state(args: argparse.Namespace) -> int:
+    """`--history` and `--status`: read the state database; never lock, never create it."""
+    config = None  # --history --state PATH needs no config; --status shows its tasks if any
+    if args.state is None or args.status and Path(args.config).exists():
+        config = read_config(args.config, args.allow_insecure_config)
+        if config is None:
+            return EXIT_BAD_INPUT
+    state_path = args.state or (config.settings.state_path if config else None)
+    if state_path is None:
+        print(f"{args.config}: no run history: set scheduler.state_path in the config, or "
+              "pass --state PATH", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        if args.status:
+            report.print_status(state_path, config.tasks if config else None,
+                                RealClock().wall(), args.format == "json", sys.stdout)
+        else:
+            report.print_history(state_path, args.history or None, args.limit,
+                                 args.format == "json", sys.stdout)
+    except StateError as error:
+        print(error, file=sys.stderr)
+        return EXIT_BAD_INPUT
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from datetime import datetime, tzinfo
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
+from .addons.history import RunRecord, StateDatabase, catch_up_problems
 from .addons.reload import ConfigWatcher, ReloadSummary
 from .clock import Clock, RealClock
 from .config import (
@@ -57,6 +58,10 @@ class Scheduler:
             and sys.stderr is logged as `task ID | line` and kept in their
             results' tails, like a shell task's output (see `capture_output`);
             off by default: a library leaves the process's streams alone.
+        state_path: the SQLite run history (None: no history, no lock); while
+            running, the scheduler holds a lock beside it (one instance at a time).
+        history_days, history_max_rows: how long and how many rows per task the
+            history keeps.
         clock, executor: the seams, for tests and simulation.
 
     Raises:
@@ -66,12 +71,18 @@ class Scheduler:
     def __init__(self, max_workers: int = _DEFAULTS.max_workers, *,
                  timezone: str | tzinfo | None = None,
                  shutdown_timeout_seconds: float = _DEFAULTS.shutdown_timeout_seconds,
+                 state_path: str | None = None, history_days: float = _DEFAULTS.history_days,
+                 history_max_rows: int = _DEFAULTS.history_max_rows,
                  capture_output: bool = False, clock: Clock | None = None,
                  executor: Executor | None = None) -> None:
-        settings, problems = _read_arguments(max_workers, timezone, shutdown_timeout_seconds)
+        settings, problems = _read_arguments(max_workers, timezone, shutdown_timeout_seconds,
+                                             state_path, history_days, history_max_rows)
         if problems:
             raise ConfigError(problems)
         self._clock = clock or RealClock()
+        self._state = None if settings.state_path is None else StateDatabase(
+            settings.state_path, self._clock, history_days=settings.history_days,
+            max_rows_per_task=settings.history_max_rows)
         self._executor = executor or PoolExecutor(max_workers, self._clock)
         self._engine = Engine(Registry(), self._executor, self._clock)
         self._timezone = timezone if isinstance(timezone, tzinfo) else settings.timezone
@@ -114,9 +125,16 @@ class Scheduler:
         """Build a scheduler from a config that `load_config` already read (see `from_config`)."""
         settings = config.settings
         workers = settings.max_workers if max_workers is None else max_workers
+        problems = catch_up_problems(config.tasks, config.path, settings.state_path)
+        if problems:
+            raise ConfigError(problems)
         scheduler = cls(workers, timezone=settings.timezone,
                         shutdown_timeout_seconds=settings.shutdown_timeout_seconds,
+                        state_path=settings.state_path, history_days=settings.history_days,
+                        history_max_rows=settings.history_max_rows,
                         capture_output=capture_output)
+        if scheduler._state is not None:
+            scheduler._state.guard(config.path)
         for task in config.tasks:
             scheduler._engine.add(task)
         scheduler._watcher = ConfigWatcher(config.path, scheduler._engine,
@@ -159,6 +177,9 @@ class Scheduler:
             ConfigError: a task with that id exists already.
         """
         self._check_new_id(task.task_id)
+        problems = catch_up_problems([task], "", None if self._state is None else self._state.path)
+        if problems:
+            raise ConfigError(problems)
         self._engine.add(task)
         return task
 
@@ -219,6 +240,21 @@ class Scheduler:
         """Call `listener(event)` on every run event (see `RunEvent`)."""
         self._engine.subscribe(listener)
 
+    def history(self, task_id: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """Return the latest run attempts from the state database, newest first.
+
+        Args:
+            task_id: only this task's runs (None: every task's).
+            limit: how many at most.
+
+        Raises:
+            RuntimeError: the scheduler has no `state_path`.
+            StateError: the database cannot be read.
+        """
+        if self._state is None:
+            raise RuntimeError("history() needs a scheduler made with state_path")
+        return self._state.records(task_id, limit)
+
     def reload(self) -> ReloadSummary | None:
         """Re-read the config file now and apply the difference (from_config only).
 
@@ -270,7 +306,21 @@ class Scheduler:
     def _claim_run(self) -> None:
         if self._used:
             raise RuntimeError("a Scheduler runs once: after stop(), make a new one")
+        self.open_state()
         self._used = True
+
+    def open_state(self) -> None:
+        """With a `state_path`: take the lock, open the history, catch up missed runs.
+
+        `start()` and `run_forever()` do it; call it first to see its errors in
+        this thread. Does nothing the second time, or without a `state_path`.
+
+        Raises:
+            LockError: another scheduler runs on this state database.
+            StateError: the database cannot be used (it is left untouched).
+        """
+        if self._state is not None and not self._state.is_open and not self._used:
+            self._state.open(self._engine)
 
     def stop(self) -> None:
         """Stop gracefully, like SIGTERM: no new runs, runs in flight get
@@ -303,6 +353,8 @@ class Scheduler:
             logger.info("scheduler stopping: waiting up to %gs for runs in flight",
                         self.shutdown_timeout_seconds)
             self._engine.shutdown(self.shutdown_timeout_seconds)
+            if self._state is not None:
+                self._state.close()
             logger.info("scheduler stopped")
 
     def _install_signal_handlers(self) -> dict[int, Any]:
@@ -340,10 +392,14 @@ def _entry_for(target: Any, options: dict[str, Any]) -> dict[str, Any]:
     return entry | options
 
 
-def _read_arguments(max_workers: Any, timezone: Any,
-                    shutdown_timeout_seconds: Any) -> tuple[SchedulerSettings, list[Problem]]:
+def _read_arguments(max_workers: Any, timezone: Any, shutdown_timeout_seconds: Any,
+                    state_path: Any, history_days: Any,
+                    history_max_rows: Any) -> tuple[SchedulerSettings, list[Problem]]:
     """Check the constructor's arguments as the config's `scheduler` section is checked."""
-    section = {"max_workers": max_workers, "shutdown_timeout_seconds": shutdown_timeout_seconds}
+    section = {"max_workers": max_workers, "shutdown_timeout_seconds": shutdown_timeout_seconds,
+               "history_days": history_days, "history_max_rows": history_max_rows}
+    if state_path is not None:
+        section["state_path"] = str(state_path)
     if timezone is not None and not isinstance(timezone, tzinfo):
         section["timezone"] = timezone
     return read_settings(section, "")

@@ -31,6 +31,8 @@ class RunStatus(str, enum.Enum):
     A run moves scheduled -> running -> succeeded | failed | timed_out, or ends
     without running: `skipped` (too many runs of the task in flight) or
     `missed` (it would have started later than misfire_grace_seconds).
+    `interrupted` is only ever written by the run history: a run that was in
+    flight when an earlier scheduler process died (kill -9, power loss).
     """
 
     SUCCEEDED = "succeeded"
@@ -38,6 +40,7 @@ class RunStatus(str, enum.Enum):
     TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
     MISSED = "missed"
+    INTERRUPTED = "interrupted"
 
 
 EMPTY_KWARGS: Mapping[str, Any] = MappingProxyType({})
@@ -85,6 +88,8 @@ class Task:
             environment: None (the default) all of it except the other tasks'
             secret names; True all of it; False only `BASE_ENVIRONMENT_NAMES`.
         shell: the shell that runs a command string (`shell -c command`).
+        catch_up: run once at start-up if the run history shows planned runs
+            were missed while the scheduler was not running.
         cwd: working directory of a shell task.
         stderr_level: the level at which the lines a task writes to stderr are
             logged, one of `STDERR_LEVELS` (stdout lines are always INFO).
@@ -108,6 +113,7 @@ class Task:
     retry_backoff: float = 2.0
     retry_max_delay_seconds: float = 300.0
     misfire_grace_seconds: float | None = None
+    catch_up: bool = False
     env: Mapping[str, str] = field(default_factory=lambda: EMPTY_ENV, repr=False)
     secret_names: frozenset[str] = frozenset()
     secret_values: frozenset[str] = field(default=frozenset(), repr=False)
@@ -255,12 +261,14 @@ class RunEvent:
         run: the run it concerns.
         result: the result, for run_finished only.
         reason: why the run was skipped, for run_skipped only.
+        started_at: when the run's code started (wall clock), for run_started only.
     """
 
     kind: EventKind
     run: Run
     result: RunResult | None = None
     reason: str = ""
+    started_at: datetime | None = None
 
 
 Listener = Callable[[RunEvent], None]

@@ -39,7 +39,7 @@ TASK_KEYS = ("task_id, task_name, description, enabled, task_type, entry_point, 
              "interval_seconds, align, cron, at, timezone, jitter_seconds, run_on_start, "
              "timeout_seconds, max_instances, retries, retry_delay_seconds, retry_backoff, "
              "retry_max_delay_seconds, misfire_grace_seconds, env, inherit_environment, "
-             "shell, cwd, stderr_level")
+             "shell, cwd, stderr_level, catch_up")
 HELLO = "configure_task_scheduler.examples:say_hello"
 DROP = object()  # a field value meaning "leave this field out of the task"
 
@@ -295,7 +295,7 @@ def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
      'string)'),
     ({"threads": 2},
      '"threads": unknown key, known keys: max_workers, shutdown_timeout_seconds, timezone, '
-     "reload_interval_seconds"),
+     "reload_interval_seconds, state_path, history_days, history_max_rows"),
 ], ids=["workers-zero", "workers-negative", "workers-float", "workers-string",
         "workers-boolean", "workers-null", "shutdown-negative", "shutdown-string",
         "shutdown-boolean", "shutdown-infinite", "shutdown-nan", "reload-negative",
@@ -1230,7 +1230,7 @@ def test_default_texts_name_the_dataclass_defaults() -> None:
     task_texts = {name: text for name, text in loader.TASK_FIELDS.items() if "default " in text
                   and name in fields.TASK_DEFAULTS}
     assert sorted(task_texts) == [
-        "enabled", "jitter_seconds", "max_instances", "misfire_grace_seconds", "retries",
+        "catch_up", "enabled", "jitter_seconds", "max_instances", "misfire_grace_seconds", "retries",
         "retry_backoff",
         "retry_delay_seconds", "retry_max_delay_seconds", "run_on_start", "shell",
         "stderr_level", "timeout_seconds"]

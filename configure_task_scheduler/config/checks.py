@@ -223,6 +223,10 @@ def _string(value: Any) -> str | None:
     return None if isinstance(value, str) else "a string"
 
 
+def _non_empty_string(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "a non-empty string"
+
+
 def _boolean(value: Any) -> str | None:
     return None if isinstance(value, bool) else "true or false"
 
@@ -252,6 +256,7 @@ TASK_ID: Check = _task_id
 PYTHON_ENTRY_POINT: Check = _python_entry_point
 SHELL_COMMAND: Check = _shell_command
 STRING: Check = _string
+NON_EMPTY_STRING: Check = _non_empty_string
 BOOLEAN: Check = _boolean
 LIST: Check = _list
 LIST_OR_TUPLE: Check = _list_or_tuple
@@ -273,3 +278,5 @@ BACKOFF: Check = number_in_range(1, 100)
 MAX_INSTANCES: Check = integer_in_range(1, 10_000)
 RETRIES: Check = integer_in_range(0, 10_000)
 MAX_WORKERS: Check = integer_in_range(1, 1_000)
+HISTORY_DAYS: Check = number_in_range(0, 36_500, above_low=True)
+HISTORY_MAX_ROWS: Check = integer_in_range(1, 100_000_000)

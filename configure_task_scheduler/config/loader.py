@@ -202,8 +202,40 @@ def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Prob
         reload_interval_seconds=reader.read(
             "reload_interval_seconds", checks.SECONDS,
             scheduler_default("reload_interval_seconds")),
+        state_path=read_state_path(reader),
+        history_days=reader.read("history_days", checks.HISTORY_DAYS,
+                                 scheduler_default("history_days")),
+        history_max_rows=reader.read("history_max_rows", checks.HISTORY_MAX_ROWS,
+                                     scheduler_default("history_max_rows")),
     )
     return settings, reader.problems
+
+
+def read_state_path(reader: FieldReader) -> str | None:
+    """`state_path`, made relative to the config file's directory; checked, never created."""
+    value = reader.read("state_path", checks.NON_EMPTY_STRING, None)
+    if value is None:
+        return None
+    path = Path(value) if not reader.file else Path(reader.file).parent / value
+    reason = unusable_state_path(path)
+    if reason:
+        reader.problem("state_path", reason)
+        return None
+    return str(path)
+
+
+def unusable_state_path(path: Path) -> str:
+    """Say why a history database cannot live at `path`, or return "" (nothing is created)."""
+    if path.is_dir():
+        return f"expected a file path, found a directory: {path}"
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"expected a path in a directory, but {ancestor} is a file"
+    if ancestor != path.parent and not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"cannot create the directory {path.parent}: {ancestor} is not writable"
+    return ""
 
 
 def _read_defaults(section: Any, file: str) -> tuple[dict[str, Any], list[Problem]]:
@@ -351,5 +383,6 @@ def _common_fields(reader: FieldReader, task_type: str | None, entry_point: Any,
         **read_policies(reader),
         **read_environment(reader, task_type, entry_point),
         **read_stderr_level(reader),
+        "catch_up": reader.read("catch_up", checks.BOOLEAN, TASK_DEFAULTS["catch_up"]),
     }
 

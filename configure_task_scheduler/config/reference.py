@@ -25,6 +25,9 @@ class SchedulerSettings:
     shutdown_timeout_seconds: float = 10.0
     timezone: tzinfo | None = None
     reload_interval_seconds: float = 2.0
+    state_path: str | None = None
+    history_days: float = 30.0
+    history_max_rows: int = 100_000
 
 
 def _json(value: Any) -> str:
@@ -79,6 +82,8 @@ TASK_FIELDS: dict[str, str] = {
     "cwd": "working directory of a shell task (must exist)",
     "stderr_level": 'the level of the lines a task writes to stderr: "DEBUG", "INFO", '
                     f'"WARNING" or "ERROR" (default "{_D["stderr_level"]}")',
+    "catch_up": "run once at start-up if runs were missed while the scheduler was not "
+                f"running (default {_json(_D['catch_up'])}; needs scheduler.state_path)",
 }
 
 _S = {item.name: item.default for item in dataclasses.fields(SchedulerSettings)}
@@ -91,6 +96,12 @@ SCHEDULER_FIELDS: dict[str, str] = {
     "reload_interval_seconds": "how often to look for changes to the config file "
                                f"({_TEN_YEARS}; default {_S['reload_interval_seconds']:g}; "
                                "0: only on SIGHUP)",
+    "state_path": "the SQLite run history, relative to the config file (default: none, "
+                  "no history)",
+    "history_days": "delete history rows older than this many days (more than 0, up to "
+                    f"36,500; default {_S['history_days']:g})",
+    "history_max_rows": "keep at most this many history rows per task (1 to 100,000,000; "
+                        f"default {_S['history_max_rows']})",
 }
 
 

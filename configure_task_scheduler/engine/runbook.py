@@ -91,7 +91,7 @@ class RunBook:
                     entry.in_flight[run.run_number, run.attempt] = started_at
         _log_start(run, lateness_seconds)
         if self._listeners:  # no event object built when nobody listens
-            self.emit(RunEvent(EventKind.RUN_STARTED, run))
+            self.emit(RunEvent(EventKind.RUN_STARTED, run, started_at=started_at))
 
     def released(self, run: Run) -> None:
         """The run's thread is free: it no longer counts as in flight."""
