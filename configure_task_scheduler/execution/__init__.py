@@ -6,6 +6,6 @@ plans or retries: the engine decides when a run happens and this stage tells
 it, through a `RunReporter`, when the run started and how it ended.
 """
 
-from .executor import Executor, PoolExecutor, RunReporter
+from .executor import TERMINATE_SECONDS, Executor, PoolExecutor, RunReporter, is_pool_thread
 
-__all__ = ["Executor", "PoolExecutor", "RunReporter"]
+__all__ = ["TERMINATE_SECONDS", "Executor", "PoolExecutor", "RunReporter", "is_pool_thread"]
