@@ -6,6 +6,12 @@ plans or retries: the engine decides when a run happens and this stage tells
 it, through a `RunReporter`, when the run started and how it ended.
 """
 
-from .executor import TERMINATE_SECONDS, Executor, PoolExecutor, RunReporter, is_pool_thread
+from .executor import (
+    TERMINATE_SECONDS,
+    Executor,
+    PoolExecutor,
+    RunReporter,
+    is_pool_thread,
+)
 
 __all__ = ["TERMINATE_SECONDS", "Executor", "PoolExecutor", "RunReporter", "is_pool_thread"]
