@@ -1,9 +1,12 @@
 """The command line: the only module that touches the process.
 
 It parses arguments, configures logging, loads the config, wires the
-pipeline together (registry -> engine -> executor), installs the SIGINT and
-SIGTERM handlers and turns every outcome into an exit code: 0 success, 1 a
-task run failed (`--run`), 2 bad input. Nothing imports this module.
+pipeline together (registry -> engine -> executor), installs the signal
+handlers (see `signals`; from the start, so that a signal during start-up
+ends it cleanly) and turns every outcome into an exit code: 0 success, 1 a
+task run failed (`--run`), 2 bad input, 70 the scheduler failed, 128 + N
+killed by signal N. On every way out, the process groups of runs in flight
+are terminated first. Nothing imports this module.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
 
 from . import __version__
 from .addons import preview
@@ -28,11 +30,12 @@ from .execution import PoolExecutor
 from .log_formats import JsonFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import describe_seconds
+from .signals import SignalActions, handling
 from .task import Run, RunResult, RunStatus, Task, log_fields
 
 logger = logging.getLogger("configure_task_scheduler.cli")
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
@@ -47,7 +50,11 @@ examples:
   python main.py --simulate 7d                       the runs of the coming week, in a second
 
 exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed,
-2 bad config or arguments, 130 a second Ctrl-C or Ctrl-C during --run
+2 bad config or arguments, 70 the scheduler failed (a bug), 128+N signal N cut it
+short: 130 a second Ctrl-C (or Ctrl-C during start-up or --run), 131 SIGQUIT,
+143 SIGTERM during start-up or --run
+signals: SIGINT/SIGTERM stop gracefully, a second SIGINT or SIGQUIT stops at once,
+SIGHUP reloads the config, SIGUSR1 logs the status of every task
 """
 
 
@@ -92,13 +99,43 @@ def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
                              "line with the run's fields (default: %(default)s)")
 
 
+class _Interrupted(BaseException):
+    """A stop signal during start-up: nothing runs yet, so it just ends the program."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (130 if interrupted by Ctrl-C)."""
+    """Run the command line; return the exit status (128 + N if signal N cut it short).
+
+    It never waits for threads that task code left running: if any would hold
+    the interpreter, it exits at once (`exit_now`) once everything is shut down.
+    """
     try:
-        return _main(argv)
-    except KeyboardInterrupt:  # before the handlers are installed, or during --run
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        with handling(_start_up_signal_actions()):
+            status = _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C before the handlers were installed
+        status = _interrupted(signal.SIGINT)
+    except _Interrupted as interrupted:
+        status = _interrupted(interrupted.signum)
+    _exit_now_if_task_threads_remain(status)
+    return status
+
+
+def _start_up_signal_actions() -> SignalActions:
+    """Until the scheduler runs (and for --check, --next, --simulate): a stop signal ends it."""
+    def interrupt(signum: int) -> None:
+        raise _Interrupted(signum)
+
+    return SignalActions(stop=interrupt, reload=None, quit_now=interrupt,
+                         status_lines=lambda: ["starting up, or not scheduling: no task runs"])
+
+
+def _interrupted(signum: int) -> int:
+    print(f"interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+    return 128 + signum
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -201,34 +238,46 @@ def format_row(row: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def run_one(config: LoadedConfig, task_id: str) -> int:
-    """Run one task now in the foreground; return 0 if it succeeded, 1 if not, 2 if unknown."""
+    """Run one task now in the foreground; return 0 if it succeeded, 1 if not, 2 if unknown.
+
+    A stop signal terminates a shell task's process group and exits 128 + N;
+    a Python call cannot be stopped and is left behind.
+    """
     task = next((task for task in config.tasks if task.task_id == task_id), None)
     if task is None:
         known = ", ".join(task.task_id for task in config.tasks) or "none"
         print(f'{config.path}: no task "{task_id}"; known task ids: {known}', file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = _execute_now(task)
-    detail = f": {result.error}" if result.error else ""
-    print(f"task {task_id}: {result.status.value} in {result.duration_seconds:.2f}s{detail}")
-    status = EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
-    _exit_now_if_threads_are_stuck(status)
-    return status
+    result, signum = _execute_now(task)
+    if result is not None:
+        detail = f": {result.error}" if result.error else ""
+        print(f"task {task_id}: {result.status.value} in {result.duration_seconds:.2f}s{detail}")
+    if signum is not None:
+        return _interrupted(signum)
+    assert result is not None
+    return EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
 
 
-def _execute_now(task: Task) -> RunResult:
+def _execute_now(task: Task) -> tuple[RunResult | None, int | None]:
+    """Run `task` on a pool of one; return its result (None if cut short) and the stop signal."""
     clock = RealClock()
     executor = PoolExecutor(max_workers=1, clock=clock)
     reporter = _OneResult()
-    executor.submit(Run(task, 1, clock.wall(), clock.monotonic()), reporter)
-    try:
-        reporter.done.wait()
-    except KeyboardInterrupt:  # Ctrl-C: a shell task's process group goes too
-        executor.shutdown(0)
-        _exit_now_if_threads_are_stuck(EXIT_INTERRUPTED)
-        raise
+    received: list[int] = []
+
+    def interrupt(signum: int) -> None:
+        if not received:
+            received.append(signum)
+            if not executor.terminate_now():  # else its worker reports the run
+                reporter.done.set()  # a Python call cannot be stopped: do not wait for it
+
+    actions = SignalActions(stop=interrupt, reload=None, quit_now=interrupt,
+                            status_lines=lambda: [f"{task.task_id}: running (--run)"])
+    with handling(actions):
+        executor.submit(Run(task, 1, clock.wall(), clock.monotonic()), reporter)
+        run_awake_to_signals(reporter.done.wait)
     executor.shutdown(0)
-    assert reporter.result is not None
-    return reporter.result
+    return reporter.result, (received[0] if received else None)
 
 
 class _OneResult:
@@ -266,18 +315,51 @@ def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool
 
 def serve(config: LoadedConfig, max_workers: int, duration: float | None,
           check_file: Callable[[str], str | None] | None) -> int:
-    """Run the scheduler until a signal (or for `duration` seconds); return 0.
+    """Run the scheduler until a signal (or for `duration` seconds); return the exit status.
 
     SIGHUP (or a change to the file) reloads the config without a restart.
     """
     scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file)
-    install_signal_handlers(scheduler)
-    run_awake_to_signals(lambda: scheduler.run_forever(duration))
-    _exit_now_if_threads_are_stuck(EXIT_OK)
-    return EXIT_OK
+    status = EXIT_OK
+    with handling(scheduler.signal_actions(quit_now=_QuitNow(scheduler))):
+        try:
+            run_awake_to_signals(lambda: scheduler.run_forever(duration))
+        except Exception:  # logged by the scheduler as it stopped; the details at DEBUG
+            logger.debug("the scheduler failed", exc_info=True)
+            scheduler.terminate_now()  # in case the shutdown itself failed
+            status = EXIT_SOFTWARE
+    left = scheduler.runs_left_running()
+    if left:
+        logger.warning("%s still running (a Python call cannot be stopped): %s; exiting "
+                       "without %s", plural(len(left), "Python run"),
+                       ", ".join(f"{run.task.task_id} run {run.run_number}" for run in left),
+                       "it" if len(left) == 1 else "them")
+    return status
 
 
-def run_awake_to_signals(work: Callable[[], None]) -> None:
+class _QuitNow:
+    """The CLI's policy for a second SIGINT and for SIGQUIT: terminate, then exit at once.
+
+    Runs in the main thread, which in `serve` only waits for signals, so it
+    may block for the kill grace and take the executor's lock.
+    """
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._quitting = False
+
+    def __call__(self, signum: int) -> None:
+        if self._quitting:  # a third signal while the first waits out the kill grace
+            return
+        self._quitting = True
+        terminated = self._scheduler.terminate_now()
+        status = 128 + signum
+        logger.warning("exiting at once with status %d: %s terminated", status,
+                       plural(terminated, "process group"))
+        exit_now(status)
+
+
+def run_awake_to_signals(work: Callable[[], object]) -> None:
     """Run `work` on a thread while the main thread waits for it, woken by every signal.
 
     The kernel may deliver SIGINT or SIGTERM to any thread, but Python runs
@@ -299,7 +381,7 @@ def run_awake_to_signals(work: Callable[[], None]) -> None:
         done.set()
         os.write(write_fd, b"\0")  # after done: the main thread checks it once woken
 
-    thread = threading.Thread(target=run, name="scheduler")
+    thread = threading.Thread(target=run, name="cts-engine")
     previous = signal.set_wakeup_fd(write_fd)
     try:
         thread.start()
@@ -315,41 +397,27 @@ def run_awake_to_signals(work: Callable[[], None]) -> None:
         raise failures[0]
 
 
-def install_signal_handlers(scheduler: Scheduler) -> None:
-    """SIGINT/SIGTERM stop gracefully (a second SIGINT exits at once); SIGHUP reloads."""
-    received: list[int] = []
+def _exit_now_if_task_threads_remain(status: int) -> None:
+    """Exit without waiting for non-daemon threads that task code started.
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if received and signum == signal.SIGINT:
-            logger.warning("second SIGINT: exiting at once")
-            logging.shutdown()
-            os._exit(128 + signum)
-        received.append(signum)
-        logger.info("received %s: no new runs will start", name)
-        scheduler.stop()
-
-    def reload(signum: int, frame: FrameType | None) -> None:
-        logger.info("received SIGHUP: reloading the config")
-        scheduler.request_reload()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, reload)
-
-
-def _exit_now_if_threads_are_stuck(status: int) -> None:
-    """Exit without waiting for Python callables that outlived their timeout.
-
-    The interpreter joins pool threads at exit, so a callable that never
-    returns would otherwise keep the process alive forever.
+    The interpreter joins every non-daemon thread before it exits, so one
+    that never ends would keep the process alive (and deaf to SIGTERM) after
+    "scheduler stopped". The scheduler's own threads are daemon threads.
     """
-    stuck = [t for t in threading.enumerate() if t.name.startswith("task-worker") and t.is_alive()]
-    if stuck:
-        logger.warning("%d Python task threads still running; exiting without them", len(stuck))
-        logging.shutdown()
-        sys.stdout.flush()
-        os._exit(status)
+    current = threading.current_thread()
+    left = [t for t in threading.enumerate() if t is not current and not t.daemon]
+    if left:
+        logger.warning("exiting without waiting for %s that task code started: %s",
+                       plural(len(left), "thread"), ", ".join(t.name for t in left))
+        exit_now(status)
+
+
+def exit_now(status: int) -> None:
+    """Flush the logs and the output, then end the process with `status` (CLI only)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _positive_seconds(text: str) -> float:

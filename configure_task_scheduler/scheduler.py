@@ -267,7 +267,7 @@ class Scheduler:
         Args:
             quit_now: the policy for a second SIGINT and SIGQUIT; None: none.
         """
-        return SignalActions(stop=self._engine.stop, reload=self.request_reload,
+        return SignalActions(stop=lambda signum: self._engine.stop(), reload=self.request_reload,
                              status_lines=self.status_lines, quit_now=quit_now)
 
     def status_lines(self) -> list[str]:
@@ -335,6 +335,9 @@ class Scheduler:
             self._watcher.start()
         try:
             self._engine.run(duration_seconds)
+        except Exception as error:  # a bug: say so before the shutdown's lines; re-raised
+            logger.error("the scheduler failed: %s: %s; stopping", type(error).__name__, error)
+            raise
         finally:
             if self._watcher is not None:
                 self._watcher.stop()

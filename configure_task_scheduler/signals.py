@@ -40,16 +40,17 @@ class SignalActions:
     """What the handlers do; each is called in the main thread, inside a signal handler.
 
     Attributes:
-        stop: stop gracefully; called once, for the first SIGINT or SIGTERM.
-        reload: reload the config (SIGHUP).
+        stop: stop gracefully, given the signal number; called once, for the
+            first SIGINT or SIGTERM.
+        reload: reload the config (SIGHUP); None: SIGHUP is logged and ignored.
         status_lines: the status dump (SIGUSR1), one log line per item; it is
             called on a thread of its own, so it may take locks.
         quit_now: stop at once, given the signal number (a second SIGINT,
             SIGQUIT); None: a second SIGINT is only logged, SIGQUIT acts like SIGTERM.
     """
 
-    stop: Callable[[], None]
-    reload: Callable[[], None]
+    stop: Callable[[int], None]
+    reload: Callable[[], None] | None
     status_lines: Callable[[], list[str]]
     quit_now: Callable[[int], None] | None = None
 
@@ -90,7 +91,7 @@ class _Handlers:
         if not self._stopping:
             self._stopping = True
             logger.info("received %s: no new runs will start", name)
-            self._actions.stop()
+            self._actions.stop(signum)
         elif signum == signal.SIGINT and self._actions.quit_now is not None:
             logger.warning("second SIGINT: stopping at once")
             self._actions.quit_now(signum)
@@ -106,6 +107,9 @@ class _Handlers:
         self._actions.quit_now(signum)
 
     def on_reload(self, signum: int, frame: FrameType | None) -> None:
+        if self._actions.reload is None:
+            logger.info("received SIGHUP: ignored, there is no config to reload now")
+            return
         logger.info("received SIGHUP: reloading the config")
         self._actions.reload()
 
@@ -122,8 +126,7 @@ def log_status(status_lines: Callable[[], list[str]]) -> None:
     except Exception:  # a status dump must never cost the scheduler anything
         logger.exception("received SIGUSR1: the status could not be read")
         return
-    logger.info("received SIGUSR1: status of %d task%s", len(lines), "" if len(lines) == 1
-                else "s")
+    logger.info("received SIGUSR1: status dump")
     for line in lines:
         logger.info("status: %s", line)
 

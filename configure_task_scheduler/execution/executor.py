@@ -141,6 +141,8 @@ class PoolExecutor:
         self._processes: dict[int, tuple[subprocess.Popen[bytes], Run]] = {}
         self._closed = False
         self._terminating = False  # set once: a process started from now on is killed at once
+        self._starting = 0  # commands being started, not registered in _processes yet
+        self._started = threading.Condition(self._lock)  # notified as each start ends
 
     def submit(self, run: Run, reporter: RunReporter) -> None:
         """Queue `run` for a worker thread."""
@@ -203,7 +205,11 @@ class PoolExecutor:
         """Phase 4 of shutdown: terminate the process groups still running; return how many."""
         with self._lock:
             self._terminating = True
+            # A command whose process is being created now is waited for and terminated too
+            # (bounded: if fork() itself hangs, that start terminates its own process).
+            self._started.wait_for(lambda: not self._starting, timeout=KILL_GRACE_SECONDS)
             running = list(self._processes.values())
+            self._processes.clear()  # terminated once: a later shutdown phase skips them
         if running:
             names = ", ".join(f"{run.task.task_id} run {run.run_number} (pgid {process.pid})"
                               for process, run in running)
@@ -334,18 +340,13 @@ class PoolExecutor:
     def _run_shell(self, run: Run, started_at: datetime, started: float) -> RunResult:
         task, redact = run.task, Redactor(run.task.env)
         try:
-            process = start_command(task.entry_point, task.env, task.cwd)
+            process = self._start_process(run)
         except (OSError, ValueError) as error:  # ValueError: "=" or NUL in an env name
             message = redact(str(error))
             logger.error("task %s run %d could not start: %s", task.task_id, run.run_number,
                          message, extra=log_fields(run, "run_error"))
             return make_result(run, self._clock, started_at, started, RunStatus.FAILED,
                                error=message)
-        with self._lock:
-            self._processes[process.pid] = (process, run)
-            terminating = self._terminating
-        if terminating:  # it started as the others were terminated: it goes too
-            terminate_groups([process], KILL_GRACE_SECONDS, self._clock)
         try:
             outcome = watch_command(process, task.task_id, task.timeout_seconds, self._clock,
                                     redact)
@@ -354,6 +355,30 @@ class PoolExecutor:
                 self._processes.pop(process.pid, None)
         return make_result(run, self._clock, started_at, started, *_shell_status(run, outcome),
                            stdout_tail=outcome.stdout_tail, stderr_tail=outcome.stderr_tail)
+
+    def _start_process(self, run: Run) -> subprocess.Popen[bytes]:
+        """Start the run's command and register its process group, so that it can be terminated.
+
+        A process exists before `Popen` returns: `_starting` counts the starts
+        under way, and a termination waits for them, so none slips through.
+        """
+        task = run.task
+        with self._lock:
+            self._starting += 1
+        process = None
+        try:
+            process = start_command(task.entry_point, task.env, task.cwd)
+        finally:
+            with self._lock:
+                self._starting -= 1
+                if process is not None:
+                    self._processes[process.pid] = (process, run)
+                terminating = self._terminating
+                self._started.notify_all()
+        if process is not None and terminating:  # started as the others were terminated
+            terminate_groups([process], KILL_GRACE_SECONDS, self._clock)
+        assert process is not None
+        return process
 
 
 def _shell_status(run: Run, outcome: Any) -> tuple[RunStatus, int, str]:
