@@ -438,6 +438,10 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock, started_at: dateti
     return call.returned(result)
 
 
+_NO_TIMER = threading.Event()  # what a call without a timer waits on: never abandoned
+_NO_TIMER.set()
+
+
 class _PythonCall:
     """One Python run, shared by the thread making the call and its timeout timer.
 
@@ -458,13 +462,14 @@ class _PythonCall:
         self._abandon = abandon
         self._lock = threading.Lock()
         self._ended = False
-        self._abandoned = threading.Event()  # set once the timer has called `abandon`
+        self._abandoned = _NO_TIMER  # start_timer's own Event, set once `abandon` was called
 
     def start_timer(self) -> threading.Timer | None:
         """Start the timeout timer, if the task has a timeout."""
         timeout = self.run.task.timeout_seconds
         if timeout is None:
             return None
+        self._abandoned = threading.Event()  # only a run with a timer can be abandoned
         timer = threading.Timer(timeout, self.timed_out)
         timer.name, timer.daemon = f"timeout-{self.run.task.task_id}", True
         timer.start()
@@ -508,13 +513,11 @@ class _PythonCall:
                      run.task.task_id, run.run_number, timeout,
                      extra=log_fields(run, "run_error", RunStatus.TIMED_OUT))
         error = f"timed out after {timeout:g}s (the call is still running)"
-        try:
-            self.reporter.run_finished(run, self.result(RunStatus.TIMED_OUT, error))
+        try:  # first: a listener told of the timeout may stop the scheduler, whose
+            self._abandon()  # shutdown must not wait for this thread
         finally:
-            try:
-                self._abandon()
-            finally:
-                self._abandoned.set()
+            self._abandoned.set()
+        self.reporter.run_finished(run, self.result(RunStatus.TIMED_OUT, error))
 
 
 def _log_failure(run: Run, error: BaseException, redact: Redactor) -> None:
