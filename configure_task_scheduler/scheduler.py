@@ -285,13 +285,13 @@ class Scheduler:
         (also when `run_forever` runs on another thread), except when called by a
         task (or a listener on a task's thread): that returns at once, and the
         shutdown completes on the scheduler's thread once the task returns."""
-        atexit.unregister(self._stop_at_exit)
-        self._stop()
-
-    def _stop(self) -> None:
         self._engine.stop()
         if is_pool_thread(self._executor):
             return  # the shutdown waits for this thread: it cannot wait for the shutdown
+        atexit.unregister(self._stop_at_exit)  # (a task's stop() keeps it, for a program
+        self._wait_for_shutdown()  # that ends before the shutdown does)
+
+    def _wait_for_shutdown(self) -> None:
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join()
@@ -299,9 +299,10 @@ class Scheduler:
             self._served.wait()  # run_forever() on another thread
 
     def _stop_at_exit(self) -> None:
-        """The atexit hook of a started scheduler that was never stopped."""
-        logger.info("the program is exiting without stop(): stopping the scheduler")
-        self._stop()
+        """The atexit hook of a started scheduler whose shutdown nobody waited for."""
+        logger.info("the program is exiting: stopping the scheduler first")
+        self._engine.stop()
+        self._wait_for_shutdown()
 
     def terminate_now(self) -> int:
         """Start no more runs and terminate every run's process group now.
