@@ -1,7 +1,12 @@
 """`python3 -m configure_task_scheduler` runs the command line."""
 
+import signal
 import sys
 
-from .cli import main
+# As in main.py: until main() installs its handlers, SIGHUP and SIGUSR1 are ignored.
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+from .cli import main  # noqa: E402
 
 sys.exit(main(prog="python3 -m configure_task_scheduler"))

@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 
 from . import __version__
 from .addons import preview
@@ -37,6 +36,7 @@ from .execution import PoolExecutor, RunLogFilter, capture_output
 from .log_formats import JsonFormatter, MessageFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import describe_seconds
+from .signals import SignalActions, handling
 from .task import Run, RunResult, RunStatus, Secrets, Task, log_fields
 
 logger = logging.getLogger("configure_task_scheduler.cli")
@@ -44,7 +44,7 @@ logger = logging.getLogger("configure_task_scheduler.cli")
 # task id): a bare line in the text format, a JSON object in the json format.
 errors = logging.getLogger("configure_task_scheduler.cli.errors")
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
 # Python's documentation (the signal module's "Note on SIGPIPE") exits with 1
 # when stdout's reader is gone, as Python itself does on EPIPE.
 EXIT_OUTPUT_CLOSED = 1
@@ -52,7 +52,6 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 # How long --run waits for the worker of a finished run to leave (it normally takes
 # microseconds; the bound only matters if something is badly wrong).
-RELEASED_WORKER_SECONDS = 5.0
 
 # (arguments, what they do) for the --help examples, after the program's name.
 EXAMPLES = (
@@ -68,9 +67,11 @@ EXAMPLES = (
 )
 EXIT_STATUSES = """\
 exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, or
-stdout was closed early (e.g. by `| head`), 2 bad config or arguments, 130 a second
-Ctrl-C or Ctrl-C during --run
-"""
+stdout was closed early (e.g. by `| head`), 2 bad config or arguments, 70 the scheduler
+failed (a bug), 128+N signal N cut it short: 130 a second Ctrl-C (or Ctrl-C during
+start-up or --run), 131 SIGQUIT, 143 SIGTERM during start-up or --run
+signals: SIGINT/SIGTERM stop gracefully, a second SIGINT or SIGQUIT stops at once,
+SIGHUP reloads the config, SIGUSR1 logs the status of every task"""
 
 
 def invoked_name(argv0: str | None = None) -> str:
@@ -153,8 +154,19 @@ def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
                              "line with the run's fields (default: %(default)s)")
 
 
+class _Interrupted(BaseException):
+    """A stop signal during start-up: nothing runs yet, so it just ends the program."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    """Run the command line; return the exit status (130 if interrupted by Ctrl-C).
+    """Run the command line; return the exit status (128 + N if signal N cut it short).
+
+    It never waits for threads that task code left running: if any would hold
+    the interpreter, it exits at once (`exit_now`) once everything is shut down.
 
     Args:
         argv: the arguments (default: `sys.argv[1:]`).
@@ -162,18 +174,35 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
             (default: `invoked_name()`).
     """
     try:
-        status = _main(argv, prog)
+        with handling(_start_up_signal_actions()):
+            status = _main(argv, prog)
         sys.stdout.flush()  # a closed stdout shows here, not at the interpreter's exit
-    except KeyboardInterrupt:  # before the handlers are installed, or during --run
-        errors.error("interrupted")
-        status = EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # Ctrl-C before the handlers were installed
+        status = _interrupted(signal.SIGINT)
+    except _Interrupted as interrupted:
+        status = _interrupted(interrupted.signum)
     except BrokenPipeError:  # stdout's reader is gone (`| head`); stderr never raises
         logger.debug("stdout was closed by its reader; exiting with status %d",
                      EXIT_OUTPUT_CLOSED)
         status = EXIT_OUTPUT_CLOSED
     finally:  # also after argparse's SystemExit (--help, --version, bad arguments)
         silence_closed_streams()
+    _exit_now_if_task_threads_remain(status)
     return status
+
+
+def _start_up_signal_actions() -> SignalActions:
+    """Until the scheduler runs (and for --check, --next, --simulate): a stop signal ends it."""
+    def interrupt(signum: int) -> None:
+        raise _Interrupted(signum)
+
+    return SignalActions(stop=interrupt, reload=None, quit_now=interrupt,
+                         status_lines=lambda: ["starting up, or not scheduling: no task runs"])
+
+
+def _interrupted(signum: int) -> int:
+    errors.error("interrupted by %s", signal.Signals(signum).name)
+    return 128 + signum
 
 
 def silence_closed_streams() -> None:
@@ -314,30 +343,36 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
         errors.error('%s: no task "%s"; known task ids: %s', config.path, task_id, known)
         return EXIT_BAD_INPUT
     with capture_output():  # what a Python task prints is logged, like a shell task's
-        result = _execute_now(task, Secrets.of(config.tasks))
-    detail = f": {result.error}" if result.error else ""
-    print(f"task {task_id}: {result.status.value} in {result.duration_seconds:.2f}s{detail}")
-    status = EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
-    _exit_now_if_threads_are_stuck(status)
-    return status
+        result, signum = _execute_now(task, Secrets.of(config.tasks))
+    if result is not None:
+        detail = f": {result.error}" if result.error else ""
+        print(f"task {task_id}: {result.status.value} in {result.duration_seconds:.2f}s{detail}")
+    if signum is not None:
+        return _interrupted(signum)
+    assert result is not None
+    return EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
 
 
-def _execute_now(task: Task, secrets: Secrets) -> RunResult:
+def _execute_now(task: Task, secrets: Secrets) -> tuple[RunResult | None, int | None]:
+    """Run `task` on a pool of one; return its result (None if cut short) and the stop signal."""
     clock = RealClock()
     executor = PoolExecutor(max_workers=1, clock=clock)
     reporter = _OneResult()
-    try:  # from the submit on: the run may start (and Ctrl-C come) before it returns
+    received: list[int] = []
+
+    def interrupt(signum: int) -> None:
+        if not received:
+            received.append(signum)
+            if not executor.terminate_now():  # else its worker reports the run
+                reporter.done.set()  # a Python call cannot be stopped: do not wait for it
+
+    actions = SignalActions(stop=interrupt, reload=None, quit_now=interrupt,
+                            status_lines=lambda: [f"{task.task_id}: running (--run)"])
+    with handling(actions):
         executor.submit(Run(task, 1, clock.wall(), clock.monotonic(), secrets=secrets), reporter)
-        reporter.done.wait()
-    except KeyboardInterrupt:  # Ctrl-C: a shell task's process group goes too
-        executor.shutdown(0)
-        _exit_now_if_threads_are_stuck(EXIT_INTERRUPTED, last_words="interrupted")
-        raise
-    # A released run's worker is leaving: wait for it, or the check for stuck
-    # threads could catch it on its way out. Only a timed-out callable keeps it.
-    executor.shutdown(RELEASED_WORKER_SECONDS if reporter.released.is_set() else 0)
-    assert reporter.result is not None
-    return reporter.result
+        run_awake_to_signals(reporter.done.wait)
+    executor.shutdown(0)
+    return reporter.result, (received[0] if received else None)
 
 
 class _OneResult:
@@ -345,7 +380,6 @@ class _OneResult:
 
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.released = threading.Event()
         self.result: RunResult | None = None
 
     def run_started(self, run: Run, started_at: object, started_monotonic: float) -> bool:
@@ -357,7 +391,7 @@ class _OneResult:
         self.done.set()
 
     def run_released(self, run: Run) -> None:
-        self.released.set()
+        pass
 
 
 def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool) -> int:
@@ -404,7 +438,7 @@ class SimulatedLog(logging.Filter):
 
 def serve(config: LoadedConfig, max_workers: int, duration: float | None,
           check_file: Callable[[str], str | None] | None) -> int:
-    """Run the scheduler until a signal (or for `duration` seconds); return 0 (2: locked).
+    """Run the scheduler until a signal (or for `duration` seconds); return the exit status.
 
     SIGHUP (or a change to the file) reloads the config without a restart.
     """
@@ -419,14 +453,29 @@ def serve(config: LoadedConfig, max_workers: int, duration: float | None,
     except (LockError, StateError) as error:
         print(error, file=sys.stderr)
         return EXIT_BAD_INPUT
-    install_signal_handlers(scheduler)
     try:
-        run_awake_to_signals(lambda: scheduler.run_forever(duration))
+        return _serve_until_stopped(scheduler, duration)
     finally:
         if lock is not None:
             lock.release()
-    _exit_now_if_threads_are_stuck(EXIT_OK)
-    return EXIT_OK
+
+
+def _serve_until_stopped(scheduler: Scheduler, duration: float | None) -> int:
+    status = EXIT_OK
+    with handling(scheduler.signal_actions(quit_now=_QuitNow(scheduler))):
+        try:
+            run_awake_to_signals(lambda: scheduler.run_forever(duration))
+        except Exception:  # logged by the scheduler as it stopped; the details at DEBUG
+            logger.debug("the scheduler failed", exc_info=True)
+            scheduler.terminate_now()  # in case the shutdown itself failed
+            status = EXIT_SOFTWARE
+    left = scheduler.runs_left_running()
+    if left:
+        logger.warning("%s still running (a Python call cannot be stopped): %s; exiting "
+                       "without %s", plural(len(left), "Python run"),
+                       ", ".join(f"{run.task.task_id} run {run.run_number}" for run in left),
+                       "it" if len(left) == 1 else "them")
+    return status
 
 
 def with_catch_up_problems(config: LoadedConfig, fatal: bool) -> LoadedConfig | None:
@@ -469,7 +518,29 @@ def show_state(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_awake_to_signals(work: Callable[[], None]) -> None:
+class _QuitNow:
+    """The CLI's policy for a second SIGINT and for SIGQUIT: terminate, then exit at once.
+
+    Runs in the main thread, which in `serve` only waits for signals, so it
+    may block for the kill grace and take the executor's lock.
+    """
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._quitting = False
+
+    def __call__(self, signum: int) -> None:
+        if self._quitting:  # a third signal while the first waits out the kill grace
+            return
+        self._quitting = True
+        terminated = self._scheduler.terminate_now()
+        status = 128 + signum
+        logger.warning("exiting at once with status %d: %s terminated", status,
+                       plural(terminated, "process group"))
+        exit_now(status)
+
+
+def run_awake_to_signals(work: Callable[[], object]) -> None:
     """Run `work` on a thread while the main thread waits for it, woken by every signal.
 
     The kernel may deliver SIGINT or SIGTERM to any thread, but Python runs
@@ -491,7 +562,7 @@ def run_awake_to_signals(work: Callable[[], None]) -> None:
         done.set()
         os.write(write_fd, b"\0")  # after done: the main thread checks it once woken
 
-    thread = threading.Thread(target=run, name="scheduler")
+    thread = threading.Thread(target=run, name="cts-engine")
     previous = signal.set_wakeup_fd(write_fd)
     try:
         thread.start()
@@ -507,44 +578,27 @@ def run_awake_to_signals(work: Callable[[], None]) -> None:
         raise failures[0]
 
 
-def install_signal_handlers(scheduler: Scheduler) -> None:
-    """SIGINT/SIGTERM stop gracefully (a second SIGINT exits at once); SIGHUP reloads."""
-    received: list[int] = []
+def _exit_now_if_task_threads_remain(status: int) -> None:
+    """Exit without waiting for non-daemon threads that task code started.
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        name = signal.Signals(signum).name
-        if received and signum == signal.SIGINT:
-            logger.warning("second SIGINT: exiting at once")
-            logging.shutdown()
-            os._exit(128 + signum)
-        received.append(signum)
-        logger.info("received %s: no new runs will start", name)
-        scheduler.stop()
-
-    def reload(signum: int, frame: FrameType | None) -> None:
-        logger.info("received SIGHUP: reloading the config")
-        scheduler.request_reload()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, reload)
-
-
-def _exit_now_if_threads_are_stuck(status: int, last_words: str | None = None) -> None:
-    """Exit without waiting for Python callables that outlived their timeout.
-
-    The interpreter joins pool threads at exit, so a callable that never
-    returns would otherwise keep the process alive forever. `last_words` is
-    the line `main` would have ended with ("interrupted").
+    The interpreter joins every non-daemon thread before it exits, so one
+    that never ends would keep the process alive (and deaf to SIGTERM) after
+    "scheduler stopped". The scheduler's own threads are daemon threads.
     """
-    stuck = [t for t in threading.enumerate() if t.name.startswith("task-worker") and t.is_alive()]
-    if stuck:
-        logger.warning("%d Python task threads still running; exiting without them", len(stuck))
-        if last_words:
-            errors.error("%s", last_words)
-        logging.shutdown()
-        silence_closed_streams()
-        os._exit(status)
+    current = threading.current_thread()
+    left = [t for t in threading.enumerate() if t is not current and not t.daemon]
+    if left:
+        logger.warning("exiting without waiting for %s that task code started: %s",
+                       plural(len(left), "thread"), ", ".join(t.name for t in left))
+        exit_now(status)
+
+
+def exit_now(status: int) -> None:
+    """Flush the logs and the output, then end the process with `status` (CLI only)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _positive_seconds(text: str) -> float:

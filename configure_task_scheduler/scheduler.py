@@ -5,19 +5,21 @@ from arguments through the loader's own validation (so a bad argument gets
 the same message as a bad config entry, raised as `ConfigError`), and runs
 the engine on a background thread (`start`) or in the caller's (`run_forever`).
 As a library it never configures logging, never changes the process and
-installs signal handlers only when asked; `stop()` leaves no threads behind.
+installs signal handlers only when asked (see `signals`); `stop()` leaves no
+threads behind, and a script that ends without it still exits: its threads are
+daemon threads, and an `atexit` hook stops a started scheduler gracefully.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, tzinfo
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, TypeVar
 
 from .addons.history import RunRecord, StateDatabase, catch_up_problems
@@ -33,9 +35,16 @@ from .config import (
 )
 from .engine import Engine
 from .errors import ConfigError, Problem
-from .execution import Executor, PoolExecutor, capture_output
+from .execution import (
+    TERMINATE_SECONDS,
+    Executor,
+    PoolExecutor,
+    capture_output,
+    is_pool_thread,
+)
 from .registry import Registry
-from .task import Listener, Task, TaskSnapshot
+from .signals import SignalActions, handling, status_line
+from .task import Listener, Run, Task, TaskSnapshot, TaskType
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +102,7 @@ class Scheduler:
         self._used = False  # a pool that was shut down cannot run again
         self._serving: threading.Thread | None = None  # the thread in _serve, if any
         self._served = threading.Event()  # set once _serve has shut everything down
+        self._cut_short: list[Run] = []  # what the shutdown cut short (see runs_left_running)
 
     @classmethod
     def from_config(cls, path: str, *, strict: bool = True, max_workers: int | None = None,
@@ -279,10 +289,15 @@ class Scheduler:
     # -- running -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run the scheduler on a background thread; returns at once."""
+        """Run the scheduler on a background thread; returns at once.
+
+        If the program ends without calling `stop()` (its main thread returns,
+        or raises), the scheduler is stopped gracefully at interpreter exit.
+        """
         self._claim_run()
-        self._thread = threading.Thread(target=self._serve, args=(None,),
-                                        name="scheduler-engine")
+        self._thread = threading.Thread(target=self._serve, args=(None,), name="cts-engine",
+                                        daemon=True)  # so that the interpreter reaches atexit
+        atexit.register(self._stop_at_exit)
         self._thread.start()
 
     def run_forever(self, duration_seconds: float | None = None,
@@ -291,17 +306,30 @@ class Scheduler:
 
         Args:
             duration_seconds: stop by itself after this long.
-            install_signal_handlers: let SIGINT/SIGTERM stop it and SIGHUP reload
-                the config while it runs (main thread only; the previous handlers
-                are restored when it returns; off by default for a library).
+            install_signal_handlers: let SIGINT/SIGTERM/SIGQUIT stop it, SIGHUP
+                reload the config and SIGUSR1 log a status dump while it runs
+                (main thread only; the previous handlers are restored when it
+                returns; off by default for a library). See `signals`.
         """
         self._claim_run()
-        previous = self._install_signal_handlers() if install_signal_handlers else {}
-        try:
+        if not install_signal_handlers:
             self._serve(duration_seconds)
-        finally:  # the handlers stop this scheduler: they must not outlive it
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            return
+        with handling(self.signal_actions()):
+            self._serve(duration_seconds)
+
+    def signal_actions(self, quit_now: Callable[[int], None] | None = None) -> SignalActions:
+        """What the signal handlers do to this scheduler (see `signals.handling`).
+
+        Args:
+            quit_now: the policy for a second SIGINT and SIGQUIT; None: none.
+        """
+        return SignalActions(stop=lambda signum: self._engine.stop(), reload=self.request_reload,
+                             status_lines=self.status_lines, quit_now=quit_now)
+
+    def status_lines(self) -> list[str]:
+        """One line per task: its state, runs in flight, next run, last result and counts."""
+        return [status_line(snapshot) for snapshot in self.tasks()]
 
     def _claim_run(self) -> None:
         if self._used:
@@ -325,13 +353,47 @@ class Scheduler:
     def stop(self) -> None:
         """Stop gracefully, like SIGTERM: no new runs, runs in flight get
         `shutdown_timeout_seconds`, then the rest is cut short. Waits for all of it
-        (also when `run_forever` runs on another thread)."""
+        (also when `run_forever` runs on another thread), except when called by a
+        task (or a listener on a task's thread): that returns at once, and the
+        shutdown completes on the scheduler's thread once the task returns."""
         self._engine.stop()
+        if is_pool_thread(self._executor):
+            return  # the shutdown waits for this thread: it cannot wait for the shutdown
+        atexit.unregister(self._stop_at_exit)  # (a task's stop() keeps it, for a program
+        self._wait_for_shutdown()  # that ends before the shutdown does)
+
+    def _wait_for_shutdown(self) -> None:
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join()
         elif self._serving not in (None, threading.current_thread()):
             self._served.wait()  # run_forever() on another thread
+
+    def _stop_at_exit(self) -> None:
+        """The atexit hook of a started scheduler whose shutdown nobody waited for."""
+        logger.info("the program is exiting: stopping the scheduler first")
+        self._engine.stop()
+        self._wait_for_shutdown()
+
+    def terminate_now(self) -> int:
+        """Start no more runs and terminate every run's process group now.
+
+        For an exit that cannot wait (the CLI's second Ctrl-C): SIGTERM, then
+        SIGKILL after the kill grace; a shutdown under way then finds the runs
+        ended. Not from a task's thread, nor from a signal handler that may
+        have interrupted the scheduler's own thread.
+
+        Returns:
+            How many process groups were terminated.
+        """
+        self._engine.stop()
+        if isinstance(self._executor, PoolExecutor):
+            return self._executor.terminate_now()
+        return 0
+
+    def runs_left_running(self) -> list[Run]:
+        """The Python runs still running after the shutdown (a call cannot be stopped)."""
+        return [run for run in self._cut_short if run.task.task_type is TaskType.PYTHON]
 
     def _serve(self, duration_seconds: float | None) -> None:
         self._serving = threading.current_thread()
@@ -347,28 +409,19 @@ class Scheduler:
             self._watcher.start()
         try:
             self._engine.run(duration_seconds)
+        except Exception as error:  # a bug: say so before the shutdown's lines; re-raised
+            logger.error("the scheduler failed: %s: %s; stopping", type(error).__name__, error)
+            raise
         finally:
             if self._watcher is not None:
                 self._watcher.stop()
-            logger.info("scheduler stopping: waiting up to %gs for runs in flight",
-                        self.shutdown_timeout_seconds)
-            self._engine.shutdown(self.shutdown_timeout_seconds)
+            logger.info("scheduler stopping: waiting up to %gs for runs in flight, then up to "
+                        "%gs to terminate what is left", self.shutdown_timeout_seconds,
+                        TERMINATE_SECONDS)
+            self._cut_short = self._engine.shutdown(self.shutdown_timeout_seconds)
             if self._state is not None:
                 self._state.close()
             logger.info("scheduler stopped")
-
-    def _install_signal_handlers(self) -> dict[int, Any]:
-        """Install the handlers; return the previous ones, to restore afterwards."""
-        def stop(signum: int, frame: FrameType | None) -> None:
-            logger.info("received %s: no new runs will start", signal.Signals(signum).name)
-            self._engine.stop()
-
-        def reload(signum: int, frame: FrameType | None) -> None:
-            logger.info("received SIGHUP: reloading the config")
-            self.request_reload()
-
-        handlers = {signal.SIGINT: stop, signal.SIGTERM: stop, signal.SIGHUP: reload}
-        return {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
 
     def __enter__(self) -> Scheduler:
         self.start()

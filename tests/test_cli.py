@@ -317,7 +317,8 @@ def test_duration_runs_the_scheduler_then_stops_it(write_config: Callable[..., P
     messages = log_messages(completed.stderr)
     assert messages[0] == "scheduler started with 1 task (1 enabled)"
     assert "task tick | tick" in messages
-    assert "scheduler stopping: waiting up to 10s for runs in flight" in messages
+    assert ("scheduler stopping: waiting up to 10s for runs in flight, then up to 3s to "
+            "terminate what is left") in messages
     assert messages[-1] == "scheduler stopped"
 
 
@@ -603,21 +604,205 @@ def start_long_run(write_config: Callable[..., Path], tmp_path: Path,
     return scheduler, read_pid(pidfile)
 
 
+def group_is_gone(pgid: int) -> bool:
+    """True if no live process is left in process group `pgid`.
+
+    A killed member is reparented to PID 1 once the scheduler exits; in a
+    container PID 1 may never reap it, so zombies count as gone.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # it exited meanwhile
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return False
+    return True
+
+
+@pytest.mark.parametrize(("signals", "status", "first_line"), [
+    ((signal.SIGINT, signal.SIGINT), 130, "second SIGINT: stopping at once"),
+    ((signal.SIGQUIT,), 131, "received SIGQUIT: stopping at once"),
+], ids=["second-sigint", "sigquit"])
 def test_second_sigint_exits_at_once_with_130(
         write_config: Callable[..., Path], tmp_path: Path,
         start_scheduler: Callable[[Path], BackgroundScheduler],
-        kill_groups_at_exit: list[int]) -> None:
-    scheduler, leader = start_long_run(write_config, tmp_path, start_scheduler, 30)
+        kill_groups_at_exit: list[int], signals: tuple[signal.Signals, ...], status: int,
+        first_line: str) -> None:
+    # A shutdown timeout of an hour: an exit within the test's deadline is an exit "at once".
+    scheduler, leader = start_long_run(write_config, tmp_path, start_scheduler, 3600)
     kill_groups_at_exit.append(leader)
-    scheduler.send(signal.SIGINT)
-    scheduler.wait_for_log(r"scheduler stopping: waiting up to 30s for runs in flight")
+    if len(signals) == 2:
+        scheduler.send(signals[0])
+        scheduler.wait_for_log(r"scheduler stopping: waiting up to 3600s for runs in flight, "
+                               r"then up to 3s to terminate what is left")
 
-    started = time.monotonic()
-    scheduler.send(signal.SIGINT)
+    scheduler.send(signals[-1])
 
-    assert scheduler.exit_status() == 130
-    assert time.monotonic() - started < 2.0
-    assert scheduler.messages[-1] == "second SIGINT: exiting at once"
+    assert scheduler.exit_status() == status
+    messages = scheduler.messages
+    terminating = messages.index(f"terminating 1 process group still running: long run 1 "
+                                 f"(pgid {leader}); SIGTERM, then SIGKILL after 2s")
+    assert messages.index(first_line) < terminating  # the engine's thread may log between
+    assert messages[-1] == f"exiting at once with status {status}: 1 process group terminated"
+    wait_until(lambda: group_is_gone(leader), DEADLINE_SECONDS)
+
+
+SIGTERM_IGNORED = "trap '' TERM; echo $$ > {pidfile}; while :; do sleep 0.05; done"
+
+
+def test_shutdown_announces_its_whole_length_then_keeps_to_its_phases(
+        write_config: Callable[..., Path], tmp_path: Path,
+        start_scheduler: Callable[[Path], BackgroundScheduler],
+        kill_groups_at_exit: list[int]) -> None:
+    # Before, the message announced only the 0.5s wait, although a command that
+    # ignores SIGTERM adds the kill grace (and the drain) to it.
+    pidfile = tmp_path / "stubborn.pid"
+    task = shell_task_entry("stubborn", SIGTERM_IGNORED.format(pidfile=pidfile), 60,
+                            run_on_start=True)
+    config = write_config({"scheduler": {"shutdown_timeout_seconds": 0.5}, "tasks": [task]})
+    scheduler = start_scheduler(config)
+    leader = read_pid(pidfile)
+    kill_groups_at_exit.append(leader)
+
+    scheduler.send(signal.SIGTERM)
+
+    assert scheduler.exit_status() == 0
+    phases = [m for m in scheduler.messages if not m.startswith(("task stubborn run 1 started",
+                                                                 "scheduler started"))]
+    assert [re.sub(r"in \d+\.\d\ds", "in Ns", m) for m in phases] == [
+        "received SIGTERM: no new runs will start",
+        "scheduler stopping: waiting up to 0.5s for runs in flight, then up to 3s to "
+        "terminate what is left",
+        f"terminating 1 process group still running: stubborn run 1 (pgid {leader}); "
+        "SIGTERM, then SIGKILL after 2s",
+        "task stubborn run 1 finished: failed in Ns (killed by SIGKILL)",
+        "task stubborn run 1 was cut short by the shutdown",
+        "scheduler stopped",
+    ]
+    assert group_is_gone(leader)
+
+
+def test_sigusr1_logs_a_status_dump_and_the_scheduler_keeps_running(
+        write_config: Callable[..., Path], tmp_path: Path,
+        start_scheduler: Callable[[Path], BackgroundScheduler],
+        kill_groups_at_exit: list[int]) -> None:
+    scheduler, leader = start_long_run(write_config, tmp_path, start_scheduler, 0.5)
+    kill_groups_at_exit.append(leader)
+
+    scheduler.send(signal.SIGUSR1)
+    scheduler.wait_for_log(r"status: long: .*")
+    scheduler.send(signal.SIGTERM)
+
+    assert scheduler.exit_status() == 0  # before: killed by SIGUSR1, status -10, no log line
+    messages = scheduler.messages
+    at = messages.index("received SIGUSR1: status dump")
+    assert re.fullmatch(r"status: long: running; 1 run in flight; next run at "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d", messages[at + 1])
+    assert messages[-1] == "scheduler stopped"
+    assert group_is_gone(leader)
+
+
+def test_sigterm_during_run_terminates_the_command_and_exits_143(
+        write_config: Callable[..., Path], tmp_path: Path,
+        kill_groups_at_exit: list[int]) -> None:
+    pidfile = tmp_path / "slow.pid"
+    config = write_config({"tasks": [
+        shell_task_entry("slow", f"echo $$ > {pidfile}; exec sleep 30", 60)]})
+    process = subprocess.Popen([sys.executable, "main.py", "--run", "slow", "--config",
+                                str(config)], cwd=REPO_ROOT, env=environment(),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    leader = read_pid(pidfile)
+    kill_groups_at_exit.append(leader)
+
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=DEADLINE_SECONDS)
+
+    assert process.returncode == 143
+    assert log_messages(stderr)[-2:] == [
+        "received SIGTERM: no new runs will start",
+        f"terminating 1 process group still running: slow run 1 (pgid {leader}); "
+        "SIGTERM, then SIGKILL after 2s"]
+    assert stderr.splitlines()[-1] == "interrupted by SIGTERM"
+    assert re.fullmatch(r"task slow: failed in \d+\.\d\ds: killed by SIGTERM\n", stdout)
+    wait_until(lambda: group_is_gone(leader), DEADLINE_SECONDS)
+
+
+LOOP_FAILURE = """
+import os, sys
+from configure_task_scheduler.engine import planning
+from configure_task_scheduler.cli import main
+
+pidfile, skew = sys.argv[1], planning.wall_clock_skew
+
+def failing_skew(last, now):
+    # Fails in the loop itself (outside the guarded actions), once a run is in flight.
+    if os.path.exists(pidfile):
+        raise RuntimeError("a bug in the loop")
+    return skew(last, now)
+
+planning.wall_clock_skew = failing_skew
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_an_exception_in_the_loop_terminates_the_process_groups_and_exits_70(
+        write_config: Callable[..., Path], tmp_path: Path,
+        kill_groups_at_exit: list[int]) -> None:
+    pidfile = tmp_path / "long.pid"
+    config = write_config({"scheduler": {"shutdown_timeout_seconds": 0.2}, "tasks": [
+        shell_task_entry("long", f"echo $$ > {pidfile}; exec sleep 30", 60, run_on_start=True),
+        shell_task_entry("tick", "true", 0.05)]})
+    process = subprocess.Popen([sys.executable, "-c", LOOP_FAILURE, str(pidfile), "--config",
+                                str(config)], cwd=REPO_ROOT, env=environment(),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    leader = read_pid(pidfile)
+    kill_groups_at_exit.append(leader)
+    _, stderr = process.communicate(timeout=DEADLINE_SECONDS)
+
+    assert process.returncode == 70
+    assert "Traceback" not in stderr
+    messages = log_messages(stderr)
+    failed = messages.index("the scheduler failed: RuntimeError: a bug in the loop; "
+                            "stopping")
+    assert messages[failed + 1] == ("scheduler stopping: waiting up to 0.2s for runs in "
+                                    "flight, then up to 3s to terminate what is left")
+    assert (f"terminating 1 process group still running: long run 1 (pgid {leader}); "
+            "SIGTERM, then SIGKILL after 2s") in messages[failed:]
+    assert messages[-1] == "scheduler stopped"
+    wait_until(lambda: group_is_gone(leader), DEADLINE_SECONDS)
+
+
+NON_DAEMON_THREAD = """
+import threading
+
+def start_a_thread():
+    # A task that leaves a non-daemon thread behind, blocked for ever.
+    threading.Thread(target=threading.Event().wait, name="left-by-a-task", daemon=False).start()
+"""
+
+
+def test_a_thread_left_by_a_python_task_does_not_keep_the_cli_from_exiting(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    (tmp_path / "leaves_a_thread.py").write_text(NON_DAEMON_THREAD)
+    config = write_config({"tasks": [{
+        "task_id": "leaver", "task_type": "python", "run_on_start": True,
+        "entry_point": "leaves_a_thread:start_a_thread", "interval_seconds": 60}]})
+
+    # Before, the interpreter waited for the thread for ever (and ignored SIGTERM).
+    completed = run_cli("--config", config, "--duration", "0.3",
+                        timeout_seconds=DEADLINE_SECONDS)
+
+    assert completed.returncode == 0
+    assert log_messages(completed.stderr)[-2:] == [
+        "scheduler stopped",
+        "exiting without waiting for 1 thread that task code started: left-by-a-task"]
 
 
 def test_sigterm_cuts_short_a_run_longer_than_the_shutdown_timeout(
@@ -705,7 +890,7 @@ def test_ctrl_c_during_run_exits_130_at_once_and_kills_the_command(
     _, stderr = process.communicate(timeout=DEADLINE_SECONDS)
 
     assert process.returncode == 130
-    assert stderr.splitlines()[-1] == "interrupted"
+    assert stderr.splitlines()[-1] == "interrupted by SIGINT"
     assert "Traceback" not in stderr
     wait_until(lambda: process_is_gone(pid), DEADLINE_SECONDS)
 
@@ -822,5 +1007,5 @@ def test_ctrl_c_during_run_of_a_hung_callable_still_ends_with_interrupted(
 
     assert log_messages(started) == ["task hang started"]
     assert process.returncode == 130
-    assert log_messages(rest) == ["1 Python task threads still running; exiting without them"]
-    assert rest.splitlines()[-1] == "interrupted"
+    assert log_messages(rest) == ["received SIGINT: no new runs will start"]
+    assert rest.splitlines()[-1] == "interrupted by SIGINT"

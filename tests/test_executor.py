@@ -231,9 +231,9 @@ def test_python_callable_past_its_timeout_is_reported_at_once_but_released_when_
     assert reporter.released.wait(DEADLINE_SECONDS)
     assert reporter.calls == [("started", "stuck"), ("finished", "stuck"), ("released", "stuck")]
     # The late return is logged just after the release, on the pool thread.
-    wait_until(lambda: any(r.levelno == logging.WARNING for r in caplog.records),
+    wait_until(lambda: any("returned" in r.getMessage() for r in caplog.records),
                DEADLINE_SECONDS)
-    [late] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    [late] = [r.getMessage() for r in caplog.records if "returned" in r.getMessage()]
     assert re.fullmatch(r"task stuck run 1 returned \d+\.\d\ds after it timed out: succeeded",
                         late)
 
@@ -279,7 +279,7 @@ def test_shutdown_leaves_no_pool_threads_behind(reporter: RecordingReporter) -> 
 
     assert pool.shutdown(timeout_seconds=1.0) == []
 
-    assert [t.name for t in threading.enumerate() if t.name.startswith("task-worker")] == []
+    assert [t.name for t in threading.enumerate() if t.name.startswith("cts-worker")] == []
 
 
 def test_runs_due_together_run_at_the_same_time_on_up_to_max_workers_threads(
@@ -300,7 +300,7 @@ def test_runs_due_together_run_at_the_same_time_on_up_to_max_workers_threads(
         pool.shutdown(DEADLINE_SECONDS)
 
     assert statuses == [RunStatus.SUCCEEDED] * 3
-    assert sorted(threads) == ["task-worker-0", "task-worker-1", "task-worker-2"]
+    assert sorted(threads) == ["cts-worker-0", "cts-worker-1", "cts-worker-2"]
 
 
 def test_a_busy_pool_queues_runs_for_its_workers_instead_of_starting_more_threads(
@@ -323,9 +323,9 @@ def test_a_busy_pool_queues_runs_for_its_workers_instead_of_starting_more_thread
     finally:
         pool.shutdown(DEADLINE_SECONDS)
 
-    assert running == ["task-worker-0", "task-worker-1"]
+    assert running == ["cts-worker-0", "cts-worker-1"]
     assert statuses == [RunStatus.SUCCEEDED] * 4
-    assert sorted(set(threads)) == ["task-worker-0", "task-worker-1"]
+    assert sorted(set(threads)) == ["cts-worker-0", "cts-worker-1"]
 
 
 def test_run_still_queued_at_shutdown_is_released_without_starting(
@@ -509,3 +509,67 @@ def test_shell_run_closes_both_of_its_pipes(executor: PoolExecutor,
 
     assert reporter.result_of("pipes").status is RunStatus.SUCCEEDED
     gc.collect()
+
+
+# -- a hung Python callable ------------------------------------------------------------
+
+
+def test_a_timed_out_python_call_gives_its_worker_back_so_other_runs_go_on(
+        reporter: RecordingReporter, caplog: pytest.LogCaptureFixture) -> None:
+    # max_workers 1: before, the hung call held the only worker and "other" never ran.
+    hung = threading.Event()
+    pool = PoolExecutor(max_workers=1, clock=RealClock())
+    try:
+        pool.submit(python_run("hung", lambda: hung.wait(DEADLINE_SECONDS), 0.05), reporter)
+        pool.submit(python_run("other", lambda: None), reporter)
+        other = reporter.result_of("other")
+        still_released = ("released", "hung") in reporter.calls
+    finally:
+        hung.set()
+        pool.shutdown(DEADLINE_SECONDS)
+
+    assert other.status is RunStatus.SUCCEEDED
+    assert reporter.results["hung"].status is RunStatus.TIMED_OUT
+    assert not still_released  # the hung run still counts as running until it returns
+    assert ("configure_task_scheduler.executor", logging.WARNING,
+            "task hung run 1: its worker thread is abandoned to the call (1 of at most "
+            "16 abandoned threads); a new worker takes its place") in caplog.record_tuples
+
+
+def test_abandoned_threads_are_capped_and_the_refusal_is_logged(
+        reporter: RecordingReporter, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("configure_task_scheduler.execution.executor.MAX_ABANDONED_THREADS", 1)
+    hung = threading.Event()
+    pool = PoolExecutor(max_workers=2, clock=RealClock())
+    try:
+        for task_id in ("a", "b"):
+            pool.submit(python_run(task_id, lambda: hung.wait(DEADLINE_SECONDS), 0.05),
+                        reporter)
+        wait_until(lambda: {"a", "b"} <= set(reporter.results), DEADLINE_SECONDS)
+        wait_until(lambda: any("not replaced" in m for m in caplog.messages), DEADLINE_SECONDS)
+    finally:
+        hung.set()
+        pool.shutdown(DEADLINE_SECONDS)
+
+    first, second = [m for m in caplog.messages if "abandoned" in m and "timed out" not in m]
+    assert re.fullmatch(r"task [ab] run 1: its worker thread is abandoned to the call \(1 of "
+                        r"at most 1 abandoned threads\); a new worker takes its place", first)
+    assert re.fullmatch(r"task [ab] run 1: its worker is not replaced: 1 thread is already "
+                        r"abandoned to a timed-out call \(the most kept\); the pool has one "
+                        r"worker less until a call returns", second)
+
+
+def test_shutdown_does_not_wait_for_an_abandoned_thread_and_reports_its_run(
+        reporter: RecordingReporter) -> None:
+    hung = threading.Event()
+    pool = PoolExecutor(max_workers=1, clock=RealClock())
+    hung_run = python_run("hung", lambda: hung.wait(DEADLINE_SECONDS), 0.05)
+    pool.submit(hung_run, reporter)
+    wait_until(lambda: "hung" in reporter.results, DEADLINE_SECONDS)
+
+    left = pool.shutdown(DEADLINE_SECONDS)  # returns before the call: hung is still unset
+    hung_set_after = not hung.is_set()
+    hung.set()
+
+    assert (left, hung_set_after) == ([hung_run], True)

@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-from conftest import wait_until
+from conftest import DEADLINE_SECONDS, wait_until
 
 from configure_task_scheduler import (
     ConfigError,
@@ -436,8 +436,8 @@ def test_start_returns_at_once_and_runs_tasks_on_pool_threads(scheduler: Schedul
     calls.wait_for(3)
     scheduler.stop()
 
-    assert engine_threads == ["scheduler-engine"]
-    assert set(calls.threads) <= {f"task-worker-{n}" for n in range(4)}
+    assert engine_threads == ["cts-engine"]
+    assert set(calls.threads) <= {f"cts-worker-{n}" for n in range(4)}
     assert set(threading.enumerate()) == before  # stop() waited for every thread
 
 
@@ -614,7 +614,7 @@ def test_run_forever_runs_in_the_calling_thread_for_a_duration() -> None:
     assert elapsed >= 0.3
     assert calls.count >= 2
     assert set(threading.enumerate()) == before
-    assert set(calls.threads) <= {f"task-worker-{n}" for n in range(4)}
+    assert set(calls.threads) <= {f"cts-worker-{n}" for n in range(4)}
 
 
 def test_run_forever_on_another_thread_returns_when_stop_is_called() -> None:
@@ -640,6 +640,34 @@ def test_run_forever_on_another_thread_returns_when_stop_is_called() -> None:
     assert finished.is_set()
 
 
+@pytest.mark.parametrize("how", ["start", "run_forever"])
+def test_stop_called_from_inside_a_task_returns_at_once_and_the_shutdown_completes(
+        how: str) -> None:
+    # A shutdown timeout far longer than the test's deadline: before, stop()
+    # inside the task waited for the task itself until the timeout ran out.
+    scheduler = Scheduler(shutdown_timeout_seconds=3600)
+    stop_returned = threading.Event()
+
+    def stopper() -> None:
+        scheduler.stop()
+        stop_returned.set()
+
+    scheduler.every(3600, stopper, task_id="stopper", run_on_start=True)
+    runner = threading.Thread(target=scheduler.run_forever, name="test-runner")
+    if how == "start":
+        scheduler.start()
+    else:
+        runner.start()
+
+    assert stop_returned.wait(DEADLINE_SECONDS)
+    if how == "start":
+        scheduler.stop()  # joins the engine thread, whose shutdown ends with the task
+    else:
+        runner.join(DEADLINE_SECONDS)
+        assert not runner.is_alive()
+    assert scheduler.tasks()[0].counts == {RunStatus.SUCCEEDED: 1}
+
+
 def test_context_manager_starts_and_stops() -> None:
     calls = Calls()
     before = set(threading.enumerate())
@@ -649,7 +677,7 @@ def test_context_manager_starts_and_stops() -> None:
         running = [t.name for t in set(threading.enumerate()) - before]
         calls.wait_for(2)
 
-    assert "scheduler-engine" in running
+    assert "cts-engine" in running
     assert set(threading.enumerate()) == before
     with pytest.raises(RuntimeError, match=RUNS_ONCE):
         scheduler.start()
@@ -979,7 +1007,7 @@ def test_run_forever_with_signal_handlers_stops_on_signal_and_reloads_on_sighup(
 
     assert (completed.returncode, completed.stderr) == (0, "")
     assert completed.stdout.splitlines() == [
-        "during: stop stop reload", "tasks: step hello added", "restored: True"]
+        "during: on_stop on_stop on_reload", "tasks: step hello added", "restored: True"]
 
 
 def test_args_given_as_a_tuple_are_accepted_and_checked_against_the_signature() -> None:
@@ -1004,3 +1032,49 @@ def test_constructor_defaults_are_the_scheduler_section_defaults() -> None:
     assert (parameters["max_workers"].default, parameters["shutdown_timeout_seconds"].default,
             executor_parameters["max_workers"].default) == (
         settings.max_workers, settings.shutdown_timeout_seconds, settings.max_workers)
+
+
+FORGOTTEN_STOP = """
+import os, sys, threading
+from configure_task_scheduler import Scheduler
+
+ending, flag = sys.argv[1], sys.argv[2]
+scheduler = Scheduler(shutdown_timeout_seconds=30)
+started = threading.Event()
+
+def report(event):
+    if event.run.task.task_id == "slow":
+        print(event.kind.value, event.run.task.task_id, flush=True)
+        started.set()
+
+scheduler.subscribe(report)
+# In flight when the script ends: it finishes only once the flag file exists.
+scheduler.every(3600, ["sh", "-c", f"while [ ! -e {flag} ]; do sleep 0.01; done"],
+                task_id="slow", run_on_start=True)
+scheduler.start()
+started.wait(10)
+print("main ends:", ending, flush=True)
+open(flag, "w").close()
+if ending == "raise":
+    raise RuntimeError("the script crashed")
+if ending == "exit 3":
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize(("ending", "status"), [("return", 0), ("raise", 1), ("exit 3", 3)],
+                         ids=["ends", "crashes", "exits-3"])
+def test_a_script_that_starts_a_scheduler_and_never_stops_it_still_exits(
+        ending: str, status: int, tmp_path: Path) -> None:
+    # Before, the non-daemon worker threads kept the interpreter alive: this timed out.
+    completed = subprocess.run([sys.executable, "-c", FORGOTTEN_STOP, ending,
+                                str(tmp_path / "flag")], cwd=REPO_ROOT,
+                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                               capture_output=True, text=True, timeout=DEADLINE_SECONDS)
+
+    assert completed.returncode == status
+    # The run in flight at exit finished: the scheduler stopped gracefully.
+    assert completed.stdout.splitlines() == [
+        "run_started slow", f"main ends: {ending}", "run_finished slow"]
+    crash = ["RuntimeError: the script crashed"] if ending == "raise" else []
+    assert completed.stderr.splitlines()[-1:] == crash

@@ -8,6 +8,13 @@ stage tells it, through a `RunReporter`, when the run started and how it ended.
 """
 
 from .capture import RunLogFilter, capture_output
-from .executor import Executor, PoolExecutor, RunReporter
+from .executor import (
+    TERMINATE_SECONDS,
+    Executor,
+    PoolExecutor,
+    RunReporter,
+    is_pool_thread,
+)
 
-__all__ = ["Executor", "PoolExecutor", "RunLogFilter", "RunReporter", "capture_output"]
+__all__ = ["TERMINATE_SECONDS", "Executor", "PoolExecutor", "RunLogFilter", "RunReporter",
+           "capture_output", "is_pool_thread"]

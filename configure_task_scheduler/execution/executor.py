@@ -9,6 +9,10 @@ failure of task code becomes a `RunResult`.
 A Python callable cannot be killed from outside its thread. When one exceeds
 its timeout, its result is reported as `timed_out` at once, but the run is
 only released (and counted as no longer running) when the call really returns.
+Its thread is abandoned to the call: it no longer counts against `max_workers`
+and a new worker takes its place (up to `MAX_ABANDONED_THREADS`), so one hung
+callable cannot starve the other tasks. Worker threads are daemon threads: an
+abandoned one never keeps the interpreter from exiting.
 A callable whose signature has a `context` parameter receives a `RunContext`.
 """
 
@@ -37,12 +41,34 @@ from .shell import (
     redactor_for,
     start_command,
     task_environment,
-    terminate_group,
+    terminate_groups,
     watch_command,
 )
 
 # A stable public name (the JSON log's "logger" field), kept from before the stage packages.
 logger = logging.getLogger("configure_task_scheduler.executor")
+
+# The most threads left to timed-out Python calls at once. Each costs little
+# (a blocked thread and its stack), but a task that hangs on every run would
+# otherwise add a thread per run for ever; past the cap a timed-out call keeps
+# its worker, as if the pool had one worker less, until a call returns.
+MAX_ABANDONED_THREADS = 16
+# After the process groups are killed, how long their workers get to read the
+# last output and report: the pipes close with the processes, so this is slack.
+REPORT_SECONDS = 0.5
+# What a shutdown adds to its timeout at most: the kill grace of the process
+# groups still running, then their workers' drain and report.
+TERMINATE_SECONDS = KILL_GRACE_SECONDS + DRAIN_SECONDS + REPORT_SECONDS
+
+_this_thread = threading.local()  # .pool: the PoolExecutor a worker thread belongs to
+
+
+def is_pool_thread(executor: object) -> bool:
+    """True if the calling thread is one of `executor`'s workers (task code runs there).
+
+    Such a thread must not wait for the pool's shutdown: the shutdown waits for it.
+    """
+    return getattr(_this_thread, "pool", None) is executor
 
 
 class RunReporter(Protocol):
@@ -89,7 +115,8 @@ class PoolExecutor:
     `Future`, which the engine has no use for: it learns about a run through
     its `RunReporter`.) A run crosses threads with no other shared state: the
     executor's lock is taken by `submit` and by a worker only as it runs out
-    of work, so the engine's loop and busy workers do not contend for it.
+    of work (or leaves a call that outlived its timeout), so the engine's loop
+    and busy workers do not contend for it.
 
     Args:
         max_workers: how many runs may execute at the same time.
@@ -106,15 +133,20 @@ class PoolExecutor:
         # Both sides change it under `_lock`, and every put happens under
         # `_lock`: a submit that claims an idle worker (`_idle -= 1`) knows its
         # job will be taken, and one that finds none starts a worker (up to
-        # max_workers). A busy worker takes its next job without the lock.
+        # max_workers live ones). A busy worker takes its next job without the lock.
         self._idle = 0
         self._all_left = threading.Condition(self._lock)
         self._workers: list[threading.Thread] = []
         self._working = 0  # worker threads that have not left
+        self._live = 0  # workers that count against max_workers: not abandoned, not left
+        self._abandoned: set[int] = set()  # workers left to a timed-out call, by number
         # Worker n's run in progress, or None; only worker n writes slot n.
         self._running: list[Run | None] = []
-        self._processes: dict[int, subprocess.Popen[bytes]] = {}
+        self._processes: dict[int, tuple[subprocess.Popen[bytes], Run]] = {}
         self._closed = False
+        self._terminating = False  # set once: a process started from now on is killed at once
+        self._starting = 0  # commands being started, not registered in _processes yet
+        self._started = threading.Condition(self._lock)  # notified as each start ends
 
     def submit(self, run: Run, reporter: RunReporter) -> None:
         """Queue `run` for a worker thread."""
@@ -124,56 +156,96 @@ class PoolExecutor:
                 self._jobs.put((run, reporter))
                 if self._idle:
                     self._idle -= 1
-                elif len(self._workers) < self._max_workers:
+                elif self._live < self._max_workers:
                     self._add_worker()
         if closed:  # the scheduler is stopping
             release_unstarted(run, reporter)
 
     def shutdown(self, timeout_seconds: float) -> list[Run]:
-        """Stop taking runs, wait for those in flight, then terminate what is left."""
+        """Stop taking runs, wait for those in flight, then terminate what is left.
+
+        It takes at most `timeout_seconds + TERMINATE_SECONDS`, and no more than
+        `timeout_seconds` when no process group is left to terminate: it never
+        waits for a thread abandoned to a timed-out Python call.
+
+        Returns:
+            The runs cut short: shell runs whose process group was terminated,
+            and Python calls still running (their threads cannot be stopped).
+        """
         self._close()
         self._release_queued()
         cut_short = self._join_workers(timeout_seconds)
         if self._terminate_processes():
             # Their workers report the terminated runs; only a callable that never
             # returns keeps its thread past this.
-            self._join_workers(KILL_GRACE_SECONDS + DRAIN_SECONDS + 1)
+            self._join_workers(DRAIN_SECONDS + REPORT_SECONDS)
         return cut_short
+
+    def terminate_now(self) -> int:
+        """Take no more runs and terminate every process group of a run in flight now.
+
+        For an exit that cannot wait (a second Ctrl-C): SIGTERM to every group
+        at once, SIGKILL after `KILL_GRACE_SECONDS`. Call it from a thread that
+        is not one of the pool's; a graceful `shutdown` on another thread then
+        finds the runs ended.
+
+        Returns:
+            How many process groups were terminated.
+        """
+        self._close()
+        self._release_queued()
+        return self._terminate_processes()
 
     def _close(self) -> None:
         """Phase 1 of shutdown: take no more runs; each worker leaves at its sentinel."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             for _ in self._workers:
                 self._jobs.put(None)
 
-    def _terminate_processes(self) -> bool:
-        """Phase 4 of shutdown: terminate the process groups still running; True if any."""
+    def _terminate_processes(self) -> int:
+        """Phase 4 of shutdown: terminate the process groups still running; return how many."""
         with self._lock:
-            processes = list(self._processes.values())
-        for process in processes:
-            terminate_group(process, KILL_GRACE_SECONDS)
-        return bool(processes)
+            self._terminating = True
+            # A command whose process is being created now is waited for and terminated too
+            # (bounded: if fork() itself hangs, that start terminates its own process).
+            self._started.wait_for(lambda: not self._starting, timeout=KILL_GRACE_SECONDS)
+            running = list(self._processes.values())
+            self._processes.clear()  # terminated once: a later shutdown phase skips them
+        if running:
+            names = ", ".join(f"{run.task.task_id} run {run.run_number} (pgid {process.pid})"
+                              for process, run in running)
+            logger.warning("terminating %d process group%s still running: %s; SIGTERM, then "
+                           "SIGKILL after %gs", len(running), "" if len(running) == 1 else "s",
+                           names, KILL_GRACE_SECONDS)
+            terminate_groups([process for process, _ in running], KILL_GRACE_SECONDS,
+                             self._clock)
+        return len(running)
 
     def _add_worker(self) -> None:
         """Start one more worker thread (the caller holds the lock)."""
         number = len(self._workers)
-        worker = threading.Thread(target=self._work, args=(number,), daemon=False,
-                                  name=f"task-worker-{number}")
+        worker = threading.Thread(target=self._work, args=(number,), daemon=True,
+                                  name=f"cts-worker-{number}")
         self._workers.append(worker)
         self._running.append(None)
         self._working += 1
+        self._live += 1
         worker.start()
 
     def _work(self, number: int) -> None:
-        while (job := self._next_job()) is not None:
+        _this_thread.pool = self
+        abandoned = False
+        while not abandoned and (job := self._next_job()) is not None:
             run, reporter = job
             self._running[number] = run
             try:
                 if self._closed:  # taken from the queue as the shutdown began
                     release_unstarted(run, reporter)
                 else:
-                    self._execute(run, reporter)
+                    abandoned = self._execute(number, run, reporter)
             except Exception:  # a bug here must not cost the pool a worker
                 logger.exception("task %s run %d: executor error", run.task.task_id,
                                  run.run_number)
@@ -195,6 +267,36 @@ class PoolExecutor:
                 self._idle += 1
         return self._jobs.get()
 
+    def _abandon(self, number: int, run: Run) -> None:
+        """Worker `number`'s call timed out: leave the thread to it, start another worker."""
+        with self._lock:
+            refused = len(self._abandoned) >= MAX_ABANDONED_THREADS
+            if not refused:
+                self._abandoned.add(number)
+                self._live -= 1
+                if not self._closed:  # a closing pool starts no workers
+                    self._add_worker()
+                self._all_left.notify_all()  # a shutdown does not wait for this thread
+            abandoned = len(self._abandoned)
+        task_id, fields = run.task.task_id, log_fields(run, "worker_abandoned")
+        if refused:
+            logger.error("task %s run %d: its worker is not replaced: %d thread%s already "
+                         "abandoned to a timed-out call (the most kept); the pool has one "
+                         "worker less until a call returns", task_id, run.run_number, abandoned,
+                         " is" if abandoned == 1 else "s are", extra=fields)
+        else:
+            logger.warning("task %s run %d: its worker thread is abandoned to the call (%d of "
+                           "at most %d abandoned threads); a new worker takes its place",
+                           task_id, run.run_number, abandoned, MAX_ABANDONED_THREADS,
+                           extra=fields)
+
+    def _leave_if_abandoned(self, number: int) -> bool:
+        """A late call returned on worker `number`: True if the thread must leave the pool."""
+        with self._lock:
+            abandoned = number in self._abandoned
+            self._abandoned.discard(number)
+        return abandoned
+
     def _release_queued(self) -> None:
         """Phase 2 of shutdown: runs still waiting for a worker never start."""
         while True:
@@ -211,38 +313,44 @@ class PoolExecutor:
     def _join_workers(self, seconds: float) -> list[Run]:
         """Phase 3 (and 5) of shutdown: wait up to `seconds` for the workers to leave.
 
+        Threads abandoned to timed-out calls are not waited for.
+
         Returns:
-            The runs still running.
+            The runs still running (an abandoned thread's run included).
         """
         with self._all_left:
-            all_left = self._all_left.wait_for(lambda: not self._working, timeout=seconds)
+            all_left = self._all_left.wait_for(
+                lambda: self._working == len(self._abandoned), timeout=seconds)
+            waited = [worker for number, worker in enumerate(self._workers)
+                      if number not in self._abandoned]
         if all_left:
-            for worker in self._workers:
+            for worker in waited:
                 worker.join()  # it has left its loop: this returns at once
         return [run for run in self._running if run is not None]
 
-    def _execute(self, run: Run, reporter: RunReporter) -> None:
+    def _execute(self, number: int, run: Run, reporter: RunReporter) -> bool:
+        """Run `run` on worker `number`; True if the thread was abandoned meanwhile."""
         started_at, started = self._clock.wall(), self._clock.monotonic()
         if not reporter.run_started(run, started_at, started):
             reporter.run_released(run)
-            return
+            return False
         if run.task.task_type is TaskType.SHELL:
             finish(run, reporter, self._run_shell(run, started_at, started))
-        else:
-            run_python(run, reporter, self._clock, started_at, started)
+            return False
+        abandon = functools.partial(self._abandon, number, run)
+        late = run_python(run, reporter, self._clock, started_at, started, abandon)
+        return late and self._leave_if_abandoned(number)
 
     def _run_shell(self, run: Run, started_at: datetime, started: float) -> RunResult:
         task, redact = run.task, redactor_for(run.task, run.secrets)
         try:
-            process = start_command(task, task_environment(task, run.secrets, os.environ))
+            process = self._start_process(run)
         except (OSError, ValueError) as error:  # ValueError: "=" or NUL in an env name
             message = redact(str(error))
             logger.error("task %s run %d could not start: %s", task.task_id, run.run_number,
                          message, extra=log_fields(run, "run_error"))
             return make_result(run, self._clock, started_at, started, RunStatus.FAILED,
                                error=message)
-        with self._lock:
-            self._processes[process.pid] = process
         try:
             outcome = watch_command(process, task.task_id, task.timeout_seconds, self._clock,
                                     redact, level_number(task.stderr_level), run.run_number,
@@ -252,6 +360,30 @@ class PoolExecutor:
                 self._processes.pop(process.pid, None)
         return make_result(run, self._clock, started_at, started, *_shell_status(run, outcome),
                            stdout_tail=outcome.stdout_tail, stderr_tail=outcome.stderr_tail)
+
+    def _start_process(self, run: Run) -> subprocess.Popen[bytes]:
+        """Start the run's command and register its process group, so that it can be terminated.
+
+        A process exists before `Popen` returns: `_starting` counts the starts
+        under way, and a termination waits for them, so none slips through.
+        """
+        task = run.task
+        with self._lock:
+            self._starting += 1
+        process = None
+        try:
+            process = start_command(task, task_environment(task, run.secrets, os.environ))
+        finally:
+            with self._lock:
+                self._starting -= 1
+                if process is not None:
+                    self._processes[process.pid] = (process, run)
+                terminating = self._terminating
+                self._started.notify_all()
+        if process is not None and terminating:  # started as the others were terminated
+            terminate_groups([process], KILL_GRACE_SECONDS, self._clock)
+        assert process is not None
+        return process
 
 
 def _shell_status(run: Run, outcome: Any) -> tuple[RunStatus, int, str]:
@@ -285,10 +417,17 @@ def make_result(run: Run, clock: Clock, started_at: datetime, started: float,
                         exit_code, error, stdout_tail, stderr_tail)
 
 
-def run_python(run: Run, reporter: RunReporter, clock: Clock,
-               started_at: datetime, started: float) -> None:
-    """Call the task's callable in this thread; the call and its timeout race to end the run."""
-    call = _PythonCall(run, reporter, clock, started_at, started)
+def run_python(run: Run, reporter: RunReporter, clock: Clock, started_at: datetime,
+               started: float, abandon: Callable[[], None] = lambda: None) -> bool:
+    """Call the task's callable in this thread; the call and its timeout race to end the run.
+
+    Args:
+        abandon: called on the timer's thread once the run is reported timed out.
+
+    Returns:
+        True if the call returned after its timeout (and after `abandon`).
+    """
+    call = _PythonCall(run, reporter, clock, started_at, started, abandon)
     timer = call.start_timer()
     status, error_text = RunStatus.SUCCEEDED, ""
     with call.output:  # its prints captured (if capture is on), its log records tagged
@@ -302,7 +441,11 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock,
             status, error_text = RunStatus.FAILED, redact(f"{type(error).__name__}: {error}")
     if timer is not None:
         timer.cancel()
-    call.returned(call.result(status, error_text))
+    return call.returned(call.result(status, error_text))
+
+
+_NO_TIMER = threading.Event()  # what a call without a timer waits on: never abandoned
+_NO_TIMER.set()
 
 
 class _PythonCall:
@@ -310,25 +453,30 @@ class _PythonCall:
 
     Whichever ends first ends the run: `returned` (the call came back) or
     `timed_out` (the timer fired). The lock makes that decision once; a call
-    that returns after its timeout only frees the run and logs how it ended.
+    that returns after its timeout only frees the run and logs how it ended,
+    once the timer has told the pool (`abandon`), so the pool's decision about
+    the thread is made before the thread asks for it.
     """
 
-    __slots__ = ("run", "reporter", "clock", "started_at", "started", "output", "_lock",
-                 "_ended")
+    __slots__ = ("run", "reporter", "clock", "started_at", "started", "output", "_abandon",
+                 "_lock", "_ended", "_abandoned")
 
     def __init__(self, run: Run, reporter: RunReporter, clock: Clock,
-                 started_at: datetime, started: float) -> None:
+                 started_at: datetime, started: float, abandon: Callable[[], None]) -> None:
         self.run, self.reporter, self.clock = run, reporter, clock
         self.started_at, self.started = started_at, started
         self.output = RunOutput(run, redactor_for(run.task, run.secrets))
+        self._abandon = abandon
         self._lock = threading.Lock()
         self._ended = False
+        self._abandoned = _NO_TIMER  # start_timer's own Event, set once `abandon` was called
 
     def start_timer(self) -> threading.Timer | None:
         """Start the timeout timer, if the task has a timeout."""
         timeout = self.run.task.timeout_seconds
         if timeout is None:
             return None
+        self._abandoned = threading.Event()  # only a run with a timer can be abandoned
         timer = threading.Timer(timeout, self.timed_out)
         timer.name, timer.daemon = f"timeout-{self.run.task.task_id}", True
         timer.start()
@@ -345,17 +493,23 @@ class _PythonCall:
             first, self._ended = not self._ended, True
         return first
 
-    def returned(self, result: RunResult) -> None:
-        """The call came back: end the run, or, if it timed out before, just free it."""
+    def returned(self, result: RunResult) -> bool:
+        """The call came back: end the run, or, if it timed out before, just free it.
+
+        Returns:
+            True if it came back after its timeout.
+        """
         if self._end():
             finish(self.run, self.reporter, result)
-            return
+            return False
+        self._abandoned.wait()  # the timer is about to set it: it has ended the run
         self.reporter.run_released(self.run)
         run, timeout = self.run, self.run.task.timeout_seconds or 0.0
         logger.warning("task %s run %d returned %.2fs after it timed out: %s",
                        run.task.task_id, run.run_number, result.duration_seconds - timeout,
                        result.status.value,
                        extra=log_fields(run, "run_returned_late", result.status))
+        return True
 
     def timed_out(self) -> None:
         """The timer fired: report the run as timed out; its thread stays busy until it returns."""
@@ -367,6 +521,10 @@ class _PythonCall:
                      run.task.task_id, run.run_number, timeout,
                      extra=log_fields(run, "run_error", RunStatus.TIMED_OUT))
         error = f"timed out after {timeout:g}s (the call is still running)"
+        try:  # first: a listener told of the timeout may stop the scheduler, whose
+            self._abandon()  # shutdown must not wait for this thread
+        finally:
+            self._abandoned.set()
         self.reporter.run_finished(run, self.result(RunStatus.TIMED_OUT, error))
 
 

@@ -20,7 +20,7 @@ import os
 import selectors
 import signal
 import subprocess
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -340,6 +340,24 @@ def terminate_group(process: subprocess.Popen[bytes], grace_seconds: float,
     _signal_group(process.pid, signal.SIGKILL)
     if not exited:
         _wait(process, grace_seconds)
+
+
+def terminate_groups(processes: Sequence[subprocess.Popen[bytes]], grace_seconds: float,
+                     clock: Clock) -> None:
+    """SIGTERM every process's whole group at once, SIGKILL them `grace_seconds` later.
+
+    One grace for all of them, not one each: a shutdown with ten commands that
+    ignore SIGTERM takes the grace once. Their pool threads read what is left
+    of their output and report how they ended.
+    """
+    for process in processes:
+        _signal_group(process.pid, signal.SIGTERM)
+    deadline = clock.monotonic() + grace_seconds
+    for process in processes:
+        _wait(process, max(deadline - clock.monotonic(), 0.0))
+    # Even a leader that exited on SIGTERM may leave children that ignore it.
+    for process in processes:
+        _signal_group(process.pid, signal.SIGKILL)
 
 
 def _wait(process: subprocess.Popen[bytes], seconds: float) -> bool:
