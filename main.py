@@ -1,4 +1,4 @@
-"""Run the scheduler: `python main.py --config config/tasks.json` (see --help)."""
+"""Run the scheduler: `python3 main.py --config config/tasks.json` (see --help)."""
 
 import sys
 

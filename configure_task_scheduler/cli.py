@@ -38,13 +38,13 @@ LOG_FORMATS = ("text", "json")
 
 EXAMPLES = """\
 examples:
-  python main.py --config config/tasks.json          run until Ctrl-C or SIGTERM
-  python main.py --check                             validate the config, list its tasks
-  python main.py --run hello                         run one task now, print its result
-  python main.py --duration 10 --log-level DEBUG     run for 10 seconds, show queue decisions
-  python main.py --log-format json 2>> tasks.jsonl   log one JSON object per line, for collectors
-  python main.py --next 5                            each task's schedule and next 5 runs
-  python main.py --simulate 7d                       the runs of the coming week, in a second
+  python3 main.py --config config/tasks.json          run until Ctrl-C or SIGTERM
+  python3 main.py --check                             validate the config, list its tasks
+  python3 main.py --run hello                         run one task now, print its result
+  python3 main.py --duration 10 --log-level DEBUG     run for 10 seconds, show queue decisions
+  python3 main.py --log-format json 2>> tasks.jsonl   log one JSON object per line, for collectors
+  python3 main.py --next 5                            each task's schedule and next 5 runs
+  python3 main.py --simulate 7d                       the runs of the coming week, in a second
 
 exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed,
 2 bad config or arguments, 130 a second Ctrl-C or Ctrl-C during --run
