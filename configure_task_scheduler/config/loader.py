@@ -10,7 +10,6 @@ It never coerces a value: "10" is not a number and "false" is not a boolean.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -33,6 +32,7 @@ from .fields import (
     read_schedule,
     read_timezone,
 )
+from .source import parse_document, read_text
 
 COMPACT_FIELDS = ("name", "command", "schedule")
 
@@ -133,56 +133,6 @@ def load_config(path: str | os.PathLike[str],
     document = parse_document(read_text(file), file)
     return build_config(document, file, search_dirs=[str(Path(file).resolve().parent)],
                         previous=previous)
-
-
-def read_text(file: str) -> str:
-    """Return the file's text, or raise a one-problem `ConfigError` saying why not."""
-    try:
-        return Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        reason = "no such file (give another one with --config PATH)"
-    except IsADirectoryError:
-        reason = "is a directory, expected a config file"
-    except UnicodeDecodeError as error:
-        reason = f"not UTF-8 text (byte {error.start})"
-    except OSError as error:
-        reason = f"cannot read: {error.strerror}"
-    raise ConfigError([Problem(file, "", "", reason)])
-
-
-def parse_document(text: str, file: str) -> Any:
-    """Parse JSON, or TOML for a `.toml` file; a syntax error names line and column."""
-    if file.endswith(".toml"):
-        return _parse_toml(text, file)
-    try:
-        return json.loads(text, object_pairs_hook=_reject_repeated_keys)
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno}, column {error.colno}"
-        raise ConfigError([Problem(file, where, "", f"invalid JSON: {error.msg}")]) from None
-    except (ValueError, RecursionError) as error:  # a repeated key, a 5000-digit int, deep nesting
-        raise ConfigError([Problem(file, "", "", f"invalid JSON: {error}")]) from None
-
-
-def _reject_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json keeps the last of two equal keys silently; TOML rejects them, and so do we.
-    document = dict(pairs)
-    if len(document) < len(pairs):
-        keys = [key for key, _ in pairs]
-        repeated = next(key for key in keys if keys.count(key) > 1)
-        raise ValueError(f"key {json.dumps(repeated)} appears twice in one object")
-    return document
-
-
-def _parse_toml(text: str, file: str) -> Any:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        reason = "TOML configs need Python 3.11 or later (tomllib); use JSON here"
-        raise ConfigError([Problem(file, "", "", reason)]) from None
-    try:
-        return tomllib.loads(text)
-    except (ValueError, RecursionError) as error:  # TOMLDecodeError is a ValueError
-        raise ConfigError([Problem(file, "", "", f"invalid TOML: {error}")]) from None
 
 
 def build_config(document: Any, file: str, search_dirs: list[str] | None = None,
