@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from . import __version__
 from .addons import preview
@@ -108,7 +109,10 @@ def _main(argv: Sequence[str] | None) -> int:
     if level not in LOG_LEVELS:
         parser.error(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
     configure_logging(level, args.log_format)
-    config = read_config(args.config, args.allow_insecure_config)
+    # --check's report is its output (stdout, with the task list); elsewhere problems
+    # are diagnostics beside the tasks' output, so they go to stderr with the log.
+    report_to = sys.stdout if args.check else sys.stderr
+    config = read_config(args.config, args.allow_insecure_config, report_to)
     if config is None:
         return EXIT_BAD_INPUT
     if args.check:
@@ -143,7 +147,8 @@ def configure_logging(level: str, log_format: str = "text") -> None:
     logging.basicConfig(level=level, handlers=[handler])
 
 
-def read_config(path: str, allow_insecure: bool) -> LoadedConfig | None:
+def read_config(path: str, allow_insecure: bool,
+                report_to: TextIO | None = None) -> LoadedConfig | None:
     """Load the config unless other users could change it; print why not on stderr.
 
     A missing file is left to the loader, whose message says so.
@@ -151,6 +156,8 @@ def read_config(path: str, allow_insecure: bool) -> LoadedConfig | None:
     Args:
         path: the config file.
         allow_insecure: skip the safety check (--allow-insecure-config).
+        report_to: where the config's problems go, one per line, in file
+            order (default stderr); a refusal to read it always goes to stderr.
 
     Returns:
         The loaded config, or None if it was refused or could not be read.
@@ -162,7 +169,7 @@ def read_config(path: str, allow_insecure: bool) -> LoadedConfig | None:
     try:
         return load_config(path)
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        print(error, file=report_to or sys.stderr)
         return None
 
 

@@ -1,0 +1,98 @@
+"""The CLI and the config file, through real `python3 main.py` processes and real files.
+
+Every problem of a file is reported in one pass and on one stream (--check:
+stdout, its report; other modes: stderr, beside the log); a config whose every
+task is invalid does not start; a config file deleted while the scheduler runs
+is said once and picked up again when it comes back. Waits have deadlines.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from configure_task_scheduler.config import load_config
+from configure_task_scheduler.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEADLINE_SECONDS = 20.0  # only reached when something is broken
+WriteConfig = Callable[..., Path]
+
+
+def run_cli(*args: str | Path) -> tuple[int, str, str]:
+    completed = subprocess.run([sys.executable, "main.py", *map(str, args)], cwd=REPO_ROOT,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=DEADLINE_SECONDS)
+    return completed.returncode, completed.stdout, completed.stderr
+
+
+def shell(task_id: str, interval_seconds: Any = 60, **fields: Any) -> dict[str, Any]:
+    return {"task_id": task_id, "task_type": "shell", "entry_point": "true",
+            "interval_seconds": interval_seconds, **fields}
+
+
+# A bad scheduler field, a bad defaults field, an unknown top-level key and two bad tasks.
+EVERYTHING_WRONG = {
+    "scheduler": {"max_workers": 0},
+    "defaults": {"timeout": 5},
+    "task": [],
+    "tasks": [shell("first", interval_seconds="10"), shell("good"), shell("third", enabled=1)],
+}
+
+
+def everything_wrong_lines(path: Path) -> list[str]:
+    return [
+        f"{path}: scheduler: max_workers: expected an integer >= 1, found 0",
+        f'{path}: defaults: "timeout": unknown key, did you mean "timeout_seconds"?',
+        f'{path}: "task": unknown key, did you mean "tasks"?',
+        f'{path}: task #1 "first": interval_seconds: expected a number > 0, found "10" '
+        "(a string)",
+        f'{path}: task #3 "third": enabled: expected true or false, found 1',
+    ]
+
+
+def test_every_problem_of_a_file_is_raised_together_in_file_order(
+        write_config: WriteConfig) -> None:
+    path = write_config(EVERYTHING_WRONG)
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    assert [str(problem) for problem in caught.value.problems] == everything_wrong_lines(path)
+
+
+def test_file_order_follows_the_keys_of_the_file(write_config: WriteConfig) -> None:
+    path = write_config({"tasks": [shell("bad", interval_seconds=0)], "defaults": [],
+                         "schedular": {}})
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    assert str(caught.value).splitlines() == [
+        f'{path}: task #1 "bad": interval_seconds: expected a number > 0, found 0',
+        f"{path}: defaults: expected an object, found [] (a list)",
+        f'{path}: "schedular": unknown key, did you mean "scheduler"?',
+    ]
+
+
+def test_check_prints_every_problem_of_the_file_on_stdout_and_exits_2(
+        write_config: WriteConfig) -> None:
+    path = write_config(EVERYTHING_WRONG)
+
+    status, stdout, stderr = run_cli("--check", "--config", path)
+
+    assert (status, stdout.splitlines(), stderr) == (2, everything_wrong_lines(path), "")
+
+
+def test_running_prints_every_problem_of_the_file_on_stderr_and_exits_2(
+        write_config: WriteConfig) -> None:
+    path = write_config(EVERYTHING_WRONG)
+
+    status, stdout, stderr = run_cli("--duration", "5", "--config", path)
+
+    assert (status, stdout, stderr.splitlines()) == (2, "", everything_wrong_lines(path))
