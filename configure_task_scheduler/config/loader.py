@@ -163,9 +163,10 @@ def build_config(document: Any, file: str, search_dirs: list[str] | None = None,
     unusable = any(file_problems.values())
     if isinstance(document.get("tasks"), list):
         # Read even when the file is unusable, so that one pass reports everything.
-        reuse = previous is not None and not unusable and previous.shared == config.shared
+        same = previous is not None and not unusable and previous.shared == config.shared
+        reuse = previous.sources if previous is not None and same else {}
         with import_path((search_dirs or []) + [os.getcwd()]):
-            _read_tasks(document["tasks"], defaults, config, previous.sources if reuse else {})
+            _read_tasks(document["tasks"], defaults, config, reuse)
     if unusable:
         raise ConfigError(_in_file_order(document, file_problems, config.problems))
     return config
