@@ -117,9 +117,14 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_BAD_INPUT
     if args.check:
         return check(config)
-    if config.problems and args.strict:
+    serving = not (args.run or args.next or args.simulate)
+    if config.problems and (args.strict or (serving and not config.tasks)):
         for problem in config.problems:
             print(problem, file=sys.stderr)
+        if not args.strict:  # idling with nothing to run would look healthy to systemd
+            print(f"{config.path}: no valid task to run "
+                  f"({plural(len(config.problems), 'problem')} above); not starting",
+                  file=sys.stderr)
         return EXIT_BAD_INPUT
     for problem in config.problems:
         logger.error("%s (task skipped)", problem)
@@ -277,6 +282,8 @@ def serve(config: LoadedConfig, max_workers: int, duration: float | None,
 
     SIGHUP (or a change to the file) reloads the config without a restart.
     """
+    if not config.tasks:
+        logger.warning("%s: no tasks; running idle until a reload brings some", config.path)
     scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file)
     install_signal_handlers(scheduler)
     run_awake_to_signals(lambda: scheduler.run_forever(duration))

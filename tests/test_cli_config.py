@@ -8,13 +8,16 @@ is said once and picked up again when it comes back. Waits have deadlines.
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cli import BackgroundScheduler, log_messages
 
 from configure_task_scheduler.config import load_config
 from configure_task_scheduler.errors import ConfigError
@@ -96,3 +99,74 @@ def test_running_prints_every_problem_of_the_file_on_stderr_and_exits_2(
     status, stdout, stderr = run_cli("--duration", "5", "--config", path)
 
     assert (status, stdout, stderr.splitlines()) == (2, "", everything_wrong_lines(path))
+
+
+# -- a config that cannot run anything; a config file that goes away ----------------------
+
+
+def test_a_config_whose_every_task_is_invalid_does_not_start_and_exits_2(
+        write_config: WriteConfig) -> None:
+    path = write_config({"tasks": [shell("a", interval_seconds=-1), shell("b", retries=-1)]})
+
+    status, stdout, stderr = run_cli("--duration", "5", "--config", path)
+
+    assert (status, stdout, stderr.splitlines()) == (2, "", [
+        f'{path}: task #1 "a": interval_seconds: expected a number > 0, found -1',
+        f'{path}: task #2 "b": retries: expected an integer >= 0, found -1',
+        f"{path}: no valid task to run (2 problems above); not starting",
+    ])
+
+
+def test_a_config_without_tasks_starts_and_says_it_is_idle(write_config: WriteConfig) -> None:
+    path = write_config({"tasks": []})
+
+    status, stdout, stderr = run_cli("--duration", "0.2", "--config", path)
+
+    assert (status, stdout) == (0, "")
+    assert log_messages(stderr) == [
+        f"{path}: no tasks; running idle until a reload brings some",
+        "scheduler started with 0 tasks (0 enabled)",
+        "scheduler stopping: waiting up to 10s for runs in flight",
+        "scheduler stopped",
+    ]
+
+
+@pytest.fixture
+def start_cli() -> Iterator[Callable[..., BackgroundScheduler]]:
+    started: list[BackgroundScheduler] = []
+
+    def start(config: Path, *options: str) -> BackgroundScheduler:
+        started.append(BackgroundScheduler(config, *options))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def test_a_deleted_config_is_said_once_the_tasks_keep_running_and_it_is_read_when_back(
+        write_config: WriteConfig, start_cli: Callable[..., BackgroundScheduler]) -> None:
+    def document(*tasks: dict[str, Any]) -> dict[str, Any]:
+        return {"scheduler": {"reload_interval_seconds": 0.05}, "tasks": list(tasks)}
+
+    counter = write_config("0", name="runs")
+    ticking = shell("a", 0.2, entry_point=(
+        f"n=$(($(cat {counter}) + 1)); echo $n > {counter}; echo tick $n"))
+    path = write_config(document(ticking))
+    scheduler = start_cli(path)
+    scheduler.wait_for_log(r"scheduler started with 1 task \(1 enabled\)")
+    gone = (f"config {path} is gone (deleted or renamed); the tasks keep running as loaded, "
+            "and the file is read again when it reappears")
+
+    path.unlink()
+    scheduler.wait_for_log(re.escape(gone))
+    ticks = max((int(message.split()[-1]) for message in scheduler.messages
+                 if message.startswith("task a | tick ")), default=0)
+    # Three more runs: many polls of the missing file (every 0.05 s) have passed.
+    scheduler.wait_for_log(rf"task a \| tick {ticks + 3}")
+    write_config(document(ticking, shell("b")))
+    scheduler.wait_for_log(r"reloaded config: 1 added \(b\), 0 removed, 0 changed, 1 unchanged")
+    scheduler.send(signal.SIGTERM)
+
+    assert scheduler.exit_status() == 0
+    assert scheduler.messages.count(gone) == 1
