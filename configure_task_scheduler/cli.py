@@ -189,8 +189,8 @@ def check(config: LoadedConfig) -> int:
           f"{plural(len(config.problems), 'problem')}")
     rows = [(task.task_id, task.task_type.value, task.schedule.describe(),
              "enabled" if task.enabled else "disabled") for task in config.tasks]
-    for row in rows:
-        print("  " + format_row(row, rows))
+    for line in format_rows(rows):
+        print("  " + line)
     now = RealClock().wall()
     for task in config.tasks:
         if task.enabled and not preview.next_runs(task, now, 1):
@@ -206,10 +206,15 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def format_row(row: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-align `row` in columns as wide as the widest cell of `rows`."""
-    widths = [max(len(other[column]) for other in rows) for column in range(len(row))]
-    return "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+def format_rows(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-align `rows` in columns as wide as each column's widest cell.
+
+    The widths are measured once for all rows (measuring them again for each
+    row made --check quadratic: 50,000 tasks took minutes).
+    """
+    widths = [max(map(len, column)) for column in zip(*rows)]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+            for row in rows]
 
 
 def run_one(config: LoadedConfig, task_id: str) -> int:

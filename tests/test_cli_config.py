@@ -170,3 +170,28 @@ def test_a_deleted_config_is_said_once_the_tasks_keep_running_and_it_is_read_whe
 
     assert scheduler.exit_status() == 0
     assert scheduler.messages.count(gone) == 1
+
+
+# -- --check scales with the number of tasks ------------------------------------------------
+
+
+class MeasuredCell(str):
+    """A table cell that counts how often its width is measured."""
+
+    measured = 0
+
+    def __len__(self) -> int:
+        MeasuredCell.measured += 1
+        return super().__len__()
+
+
+def test_check_measures_each_cell_of_its_table_once_not_once_per_row() -> None:
+    from configure_task_scheduler.cli import format_rows
+
+    rows = [[MeasuredCell(f"task{n}"), MeasuredCell("shell")] for n in range(200)]
+    MeasuredCell.measured = 0
+
+    lines = format_rows(rows)
+
+    assert (lines[0], lines[-1], len(lines)) == ("task0    shell", "task199  shell", 200)
+    assert MeasuredCell.measured == 2 * 200  # the widths; ljust does not call __len__
