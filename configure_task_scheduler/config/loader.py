@@ -24,7 +24,7 @@ from . import checks
 from .checks import FieldReader
 from .entry_points import import_path
 from .fields import (
-    SCHEDULE_FIELDS,  # noqa: F401 (part of the loader's field lists)
+    SCHEDULE_FIELDS,
     make_schedule,
     read_arguments,
     read_entry_point,
@@ -220,6 +220,13 @@ def _read_defaults(section: Any, file: str) -> tuple[dict[str, Any], list[Proble
         reader.problems.append(Problem(file, "defaults", "task_id",
                                        "cannot have a default: every task needs its own id"))
     values = {key: value for key, value in reader.values.items() if key != "task_id"}
+    # Checked here as well as on each task, so that the schema can say the same.
+    schedules = [name for name in SCHEDULE_FIELDS if name in values]
+    if len(schedules) > 1:
+        reader.problem("", f"expected at most one schedule ({', '.join(SCHEDULE_FIELDS)}), "
+                           f"found {', '.join(schedules)}")
+    elif "align" in values and schedules not in ([], ["interval_seconds"]):
+        reader.problem("align", "only an interval_seconds schedule can be aligned")
     return values, reader.problems
 
 
