@@ -573,3 +573,19 @@ def test_the_summary_names_ten_tasks_of_each_kind_then_counts_the_rest() -> None
         "reloaded config: 12 added (new01, new02, new03, new04, new05, new06, new07, new08, "
         "new09, new10 and 2 more), 11 removed (old01, old02, old03, old04, old05, old06, old07, "
         "old08, old09, old10 and 1 more), 0 changed, 0 unchanged")
+
+
+def test_a_reload_of_an_unusable_file_logs_each_of_its_problems_on_its_own_line(
+        write_config: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    path = write_config(json_text([entry("a", 60)], reload_interval_seconds=0))
+    scheduler = Scheduler.from_config(str(path))
+    caplog.set_level(logging.INFO, logger=RELOAD_LOGGER)
+    replace_file(path, json_text([entry("a", "60")], reload_interval_seconds=-1))
+
+    assert scheduler.reload() is None
+    assert reload_messages(caplog) == [
+        f"config not reloaded, the tasks keep running as before: {path}: scheduler: "
+        "reload_interval_seconds: expected a number >= 0, found -1",
+        f'config not reloaded, the tasks keep running as before: {path}: task #1 "a": '
+        'interval_seconds: expected a number > 0, found "60" (a string)',
+    ]

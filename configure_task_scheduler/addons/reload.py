@@ -181,8 +181,10 @@ class ConfigWatcher:
                 return None
             try:
                 config = load_config(self._path, previous=self._last)
-            except ConfigError as error:
-                logger.error("config not reloaded, the tasks keep running as before: %s", error)
+            except ConfigError as error:  # one line per problem, all of them, in file order
+                for problem in error.problems:
+                    logger.error("config not reloaded, the tasks keep running as before: %s",
+                                 problem)
                 return None
             summary = apply_config(self._engine, config, self._task_ids)
             self._task_ids = {task.task_id for task in config.tasks} | set(summary.kept)
