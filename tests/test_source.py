@@ -37,7 +37,10 @@ def load_error(path: str | Path) -> str:
 
 
 def test_dev_null_as_config_is_refused_as_a_device_without_chmod_advice() -> None:
+    # --check reports on stdout (see test_cli_config); a start reports on stderr.
     assert run_cli("--config", "/dev/null", "--check") == (
+        2, "/dev/null: is a character device, expected a config file\n", "")
+    assert run_cli("--config", "/dev/null", "--duration", "5") == (
         2, "", "/dev/null: is a character device, expected a config file\n")
 
 
@@ -45,12 +48,12 @@ def test_fifo_as_config_is_refused_at_once_instead_of_blocking(tmp_path: Path) -
     fifo = tmp_path / "tasks.json"
     os.mkfifo(fifo, 0o666)
 
-    assert run_cli("--config", fifo, "--check") == (
+    assert run_cli("--config", fifo, "--duration", "5") == (
         2, "", f"{fifo}: is a named pipe (FIFO), expected a config file\n")
 
 
 def test_dev_zero_as_config_is_refused_before_reading_even_when_insecure_is_allowed() -> None:
-    assert run_cli("--config", "/dev/zero", "--allow-insecure-config", "--check") == (
+    assert run_cli("--config", "/dev/zero", "--allow-insecure-config", "--duration", "5") == (
         2, "", "/dev/zero: is a character device, expected a config file\n")
 
 
