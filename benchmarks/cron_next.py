@@ -1,6 +1,6 @@
 """Benchmark: microseconds per `CronSchedule.next_after` call, one line per expression.
 
-Run as `python benchmarks/cron_next.py` from anywhere. Each figure is the median of
+Run as `python3 benchmarks/cron_next.py` from anywhere. Each figure is the median of
 several timeit repeats; each repeat walks a schedule forward by chaining calls
 (next = next_after(previous)), as the engine does, from a fixed start. Columns:
 UTC (no daylight saving) and Europe/Berlin (wall-clock and elapsed-time rules).

@@ -1,9 +1,9 @@
 """Benchmarks: lateness, throughput, idle cost, scale, reload, cron, long-run memory, history.
 
-    python benchmarks/run.py                      # every scenario once
-    python benchmarks/run.py --repeat 3           # medians of 3, with min-max
-    python benchmarks/run.py --scenario scale     # one scenario
-    python benchmarks/run.py --compare            # also APScheduler / schedule, if installed
+    python3 benchmarks/run.py                      # every scenario once
+    python3 benchmarks/run.py --repeat 3           # medians of 3, with min-max
+    python3 benchmarks/run.py --scenario scale     # one scenario
+    python3 benchmarks/run.py --compare            # also APScheduler / schedule, if installed
 
 Each scenario runs in a fresh interpreter (so memory figures are its own) and
 prints JSON; this script collects them into one table. Standard library only:

@@ -149,8 +149,12 @@ class Scheduler:
             scheduler._engine.add(task)
         scheduler._watcher = ConfigWatcher(config.path, scheduler._engine,
                                            settings.reload_interval_seconds, check_file,
-                                           loaded=config)
+                                           loaded=config, on_settings=scheduler._apply_settings)
         return scheduler
+
+    def _apply_settings(self, settings: SchedulerSettings) -> None:
+        """A reloaded `scheduler` section: what the facade owns applies at once."""
+        self.shutdown_timeout_seconds = settings.shutdown_timeout_seconds
 
     # -- adding tasks ------------------------------------------------------------
 

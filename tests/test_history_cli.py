@@ -1,6 +1,6 @@
 """The history from the command line: --history, --status, the lock, SIGKILL, bad settings.
 
-Real `python main.py` processes on real SQLite files under tmp_path; the
+Real `python3 main.py` processes on real SQLite files under tmp_path; the
 background ones are followed through their log with deadlines (see
 test_cli.BackgroundScheduler). Output is checked whole, text and JSON.
 """
@@ -268,8 +268,9 @@ def test_a_bad_history_setting_is_one_line_and_exit_2(tmp_path: Path, settings: 
                                                       message: str) -> None:
     config = write(tmp_path / "tasks.json", [shell_task_entry("a", "true", 60)], **settings)
     result = run_cli("--config", config, "--check")
-    assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == f"{config}: scheduler: {message.format(dir=tmp_path)}\n"
+    # --check's report, problems included, is its output.
+    assert (result.returncode, result.stderr) == (2, "")
+    assert result.stdout == f"{config}: scheduler: {message.format(dir=tmp_path)}\n"
 
 
 def test_history_rows_are_utc_whatever_the_zone() -> None:

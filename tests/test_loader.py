@@ -1790,3 +1790,17 @@ def test_reload_validates_every_entry_again_when_defaults_change(
 
     assert config.tasks[0] is not previous.tasks[0]
     assert config.tasks[0].timeout_seconds == 9
+
+
+@pytest.mark.parametrize("defaults, message", [
+    ({"interval_seconds": 5, "cron": "@daily"},
+     "defaults: expected at most one schedule (interval_seconds, cron, at), "
+     "found interval_seconds, cron"),
+    ({"align": True, "at": "2099-01-01T00:00:00"},
+     "defaults: align: only an interval_seconds schedule can be aligned"),
+], ids=["two-schedules", "aligned-one-shot"])
+def test_defaults_that_no_task_could_use_are_a_problem_even_without_tasks(
+        write_config: WriteConfig, defaults: dict[str, Any], message: str) -> None:
+    path = write_config({"defaults": defaults, "tasks": []})
+
+    assert config_error_lines(path) == [f"{path}: {message}"]

@@ -1,7 +1,7 @@
 """A task printing 200 MB costs the scheduler no more memory than one printing nothing.
 
 Each measurement runs in a fresh interpreter: a small wrapper starts
-`python main.py --run TASK` and, once it has exited, prints the peak resident
+`python3 main.py --run TASK` and, once it has exited, prints the peak resident
 size of its waited-for children (`RUSAGE_CHILDREN`). The largest of those is
 the scheduler itself; `head`, `tr` and `fold` are a few hundred KiB each. The
 wrapper also reads the scheduler's log as it comes and counts the output

@@ -88,3 +88,45 @@ def test_readme_example_runs_as_shown(example: Example) -> None:
     assert (completed.returncode, completed.stderr) == (0, "")
     if example.output is not None:
         assert completed.stdout == example.output
+
+
+# The set-up the README opens with must work on a stock Debian or Ubuntu, which
+# has `python3` but no `python`, and refuses `pip install` outside a virtual
+# environment (PEP 668); CI runs the very same test command.
+SET_UP_COMMANDS = [
+    "python3 main.py --config config/tasks.json",
+    "python3 -m venv .venv && .venv/bin/python -m pip install pytest"
+    " && .venv/bin/python -m pytest -q",
+]
+
+
+def first_commands(text: str) -> list[str]:
+    """The commands of the README's first ```sh block, without their comments."""
+    lines = text.splitlines()
+    start = lines.index("```sh")
+    block = lines[start + 1:lines.index(PLAIN_FENCE, start + 1)]
+    return [line.split("  #")[0].strip() for line in block]
+
+
+def test_the_readme_opens_with_commands_that_need_only_python3_and_venv() -> None:
+    text = README.read_text(encoding="utf-8")
+
+    assert first_commands(text) == SET_UP_COMMANDS
+    assert "the separate package `python3-venv`" in text
+
+
+def test_ci_runs_exactly_the_readme_test_command_from_the_repository_root() -> None:
+    script = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+    assert script[-3:] == ["set -euo pipefail", 'cd "$(dirname "$0")/.."', SET_UP_COMMANDS[1]]
+
+
+def test_the_virtual_environment_is_ignored_by_git() -> None:
+    assert ".venv/" in (REPO_ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_no_command_shown_to_users_needs_a_python_command() -> None:
+    from configure_task_scheduler.cli import EXAMPLES
+
+    shown = README.read_text(encoding="utf-8") + "\n".join(args for args, _ in EXAMPLES)
+    assert [line for line in shown.splitlines() if "python main.py" in line] == []

@@ -5,7 +5,7 @@ an exact moment while the engine sleeps, as the watcher thread would, so
 whole lists of run times can be compared. The watcher tests change real files
 (half-written, renamed over, swapped by symlink) under a real `ConfigWatcher`
 thread and wait for its log line with a deadline. A few tests run a real pool
-or a real `python main.py` process.
+or a real `python3 main.py` process.
 """
 
 from __future__ import annotations
@@ -100,11 +100,11 @@ def test_reload_plans_added_unplans_removed_replans_changed_and_keeps_the_rhythm
     engine.run(duration_seconds=60)
 
     assert [str(summary) for summary in summaries] == [
-        "reloaded config: 1 added, 1 removed, 1 changed, 2 unchanged"]
+        "reloaded config: 1 added (fresh), 1 removed (gone), 1 changed (retuned), 2 unchanged"]
     assert summaries == [ReloadSummary(added=["fresh"], removed=["gone"], changed=["retuned"],
                                        unchanged=2)]
     assert reload_messages(caplog) == [
-        "reloaded config: 1 added, 1 removed, 1 changed, 2 unchanged"]
+        "reloaded config: 1 added (fresh), 1 removed (gone), 1 changed (retuned), 2 unchanged"]
     assert executor.times_of("steady") == [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
     assert executor.times_of("slow") == [30.0, 60.0]
     assert executor.times_of("gone") == [10.0, 20.0]
@@ -187,8 +187,8 @@ def test_a_task_whose_new_version_is_invalid_keeps_running_with_its_old_one_unti
 
     assert summaries == [
         ("reloaded config: 0 added, 0 removed, 0 changed, 1 unchanged, "
-         "1 kept (invalid new version)"),
-        "reloaded config: 0 added, 0 removed, 1 changed, 1 unchanged"]
+         "1 kept (typo), its new version invalid"),
+        "reloaded config: 0 added, 0 removed, 1 changed (typo), 1 unchanged"]
     assert reload_messages(caplog) == [
         ('tasks.json: task #2 "typo": interval_seconds: expected a number > 0 and <= 315360000 (10 '
          'years), '
@@ -271,10 +271,10 @@ def test_half_written_file_keeps_the_old_tasks_until_the_complete_file_arrives(
 
     assert task_ids(engine) == ["a", "b"]
     replace_file(path, complete)
-    wait_for_message(caplog, "reloaded config: 1 added, 1 removed, 0 changed, 1 unchanged")
+    wait_for_message(caplog, "reloaded config: 1 added (c), 1 removed (b), 0 changed, 1 unchanged")
     assert task_ids(engine) == ["a", "c"]
     assert reload_messages(caplog) == [
-        error, "reloaded config: 1 added, 1 removed, 0 changed, 1 unchanged"]
+        error, "reloaded config: 1 added (c), 1 removed (b), 0 changed, 1 unchanged"]
 
 
 def test_file_rewritten_in_place_is_reloaded(
@@ -288,7 +288,7 @@ def test_file_rewritten_in_place_is_reloaded(
     # In place, the watcher may also catch the file empty, between truncation and write.
     path.write_text(json_text([entry("a", 10), entry("b", 10)]))
 
-    wait_for_message(caplog, "reloaded config: 1 added, 0 removed, 0 changed, 1 unchanged")
+    wait_for_message(caplog, "reloaded config: 1 added (b), 0 removed, 0 changed, 1 unchanged")
     assert task_ids(engine) == ["a", "b"]
 
 
@@ -306,7 +306,7 @@ def test_editor_save_by_rename_is_noticed_even_with_the_same_size_and_time(
 
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (
         original.stat().st_size, original.stat().st_mtime_ns)
-    wait_for_message(caplog, "reloaded config: 1 added, 1 removed, 0 changed, 0 unchanged")
+    wait_for_message(caplog, "reloaded config: 1 added (two), 1 removed (one), 0 changed, 0 unchanged")
     assert task_ids(engine) == ["two"]
 
 
@@ -336,7 +336,7 @@ def test_configmap_symlink_swap_is_noticed(
     (tmp_path / "..data_tmp").symlink_to(second.name)
     os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
 
-    wait_for_message(caplog, "reloaded config: 1 added, 1 removed, 0 changed, 0 unchanged")
+    wait_for_message(caplog, "reloaded config: 1 added (two), 1 removed (one), 0 changed, 0 unchanged")
     assert task_ids(engine) == ["two"]
 
 
@@ -351,7 +351,7 @@ def test_watcher_with_interval_zero_reloads_when_asked(
 
     watcher.request_reload()
 
-    wait_for_message(caplog, "reloaded config: 1 added, 0 removed, 0 changed, 1 unchanged")
+    wait_for_message(caplog, "reloaded config: 1 added (b), 0 removed, 0 changed, 1 unchanged")
     assert task_ids(engine) == ["a", "b"]
 
 
@@ -366,7 +366,7 @@ def test_scheduler_reload_returns_the_summary(write_config: Callable[..., Path])
     summary = scheduler.reload()
 
     assert summary == ReloadSummary(added=["c"], removed=["b"], changed=["a"], unchanged=0)
-    assert str(summary) == "reloaded config: 1 added, 1 removed, 1 changed, 0 unchanged"
+    assert str(summary) == "reloaded config: 1 added (c), 1 removed (b), 1 changed (a), 0 unchanged"
     assert [snapshot.task.task_id for snapshot in scheduler.tasks()] == ["a", "c"]
 
 
@@ -379,7 +379,7 @@ def test_scheduler_reload_leaves_tasks_added_through_the_api_alone(
 
     summary = scheduler.reload()
 
-    assert str(summary) == "reloaded config: 1 added, 1 removed, 0 changed, 0 unchanged"
+    assert str(summary) == "reloaded config: 1 added (b), 1 removed (a), 0 changed, 0 unchanged"
     assert [snapshot.task.task_id for snapshot in scheduler.tasks()] == ["api", "b"]
 
 
@@ -407,9 +407,9 @@ def test_scheduler_without_a_config_file_cannot_reload() -> None:
 
 
 RELOADED = {"removed": ([entry("other", 60)],
-                        "reloaded config: 0 added, 1 removed, 0 changed, 1 unchanged"),
+                        "reloaded config: 0 added, 1 removed (slow), 0 changed, 1 unchanged"),
             "changed": ([entry("slow", 60, "echo changed"), entry("other", 60)],
-                        "reloaded config: 0 added, 0 removed, 1 changed, 1 unchanged")}
+                        "reloaded config: 0 added, 0 removed, 1 changed (slow), 1 unchanged")}
 
 
 @pytest.mark.parametrize(("tasks", "summary"), RELOADED.values(), ids=RELOADED.keys())
@@ -497,12 +497,12 @@ def test_sighup_reloads_the_config(write_config: Callable[..., Path],
 
     scheduler.send(signal.SIGHUP)
 
-    scheduler.wait_for_log(r"reloaded config: 1 added, 0 removed, 0 changed, 1 unchanged")
+    scheduler.wait_for_log(r"reloaded config: 1 added \(b\), 0 removed, 0 changed, 1 unchanged")
     scheduler.send(signal.SIGTERM)
     assert scheduler.exit_status() == 0
     messages = scheduler.messages
     assert messages.index("received SIGHUP: reloading the config") < messages.index(
-        "reloaded config: 1 added, 0 removed, 0 changed, 1 unchanged")
+        "reloaded config: 1 added (b), 0 removed, 0 changed, 1 unchanged")
     assert messages[-1] == "scheduler stopped"
 
 
@@ -516,7 +516,77 @@ def test_a_timed_run_notices_the_changed_file_and_runs_the_added_task(
     replace_file(path, json_text([entry("a", 60), entry("b", 0.2, "echo added")],
                                  reload_interval_seconds=0.05))
 
-    scheduler.wait_for_log(r"reloaded config: 1 added, 0 removed, 0 changed, 1 unchanged")
+    scheduler.wait_for_log(r"reloaded config: 1 added \(b\), 0 removed, 0 changed, 1 unchanged")
     scheduler.wait_for_log(r"task b \| added")
     assert scheduler.exit_status() == 0
     assert scheduler.messages[-1] == "scheduler stopped"
+
+
+# -- the scheduler section and the summary's names ------------------------------------
+
+
+def test_a_reload_applies_a_new_reload_interval_at_once(
+        write_config: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    path = write_config(json_text([entry("a", 60)], reload_interval_seconds=0))
+    scheduler = Scheduler.from_config(str(path))
+    caplog.set_level(logging.INFO, logger=RELOAD_LOGGER)
+    with scheduler:
+        replace_file(path, json_text([entry("a", 60)], reload_interval_seconds=0.05))
+        scheduler.reload()
+
+        # Polling is on now: the next change is noticed without being asked for.
+        replace_file(path, json_text([entry("a", 60), entry("b", 60)],
+                                     reload_interval_seconds=0.05))
+        wait_for_message(caplog, "reloaded config: 1 added (b), 0 removed, 0 changed, "
+                                 "1 unchanged")
+
+
+def test_settings_that_need_a_restart_get_one_warning_and_the_rest_apply(
+        write_config: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    path = write_config(json_text([entry("a", 60)], reload_interval_seconds=0,
+                                  max_workers=2, shutdown_timeout_seconds=10))
+    scheduler = Scheduler.from_config(str(path))
+    caplog.set_level(logging.INFO, logger=RELOAD_LOGGER)
+    replace_file(path, json_text([entry("a", 60)], reload_interval_seconds=0,
+                                 max_workers=8, shutdown_timeout_seconds=3))
+
+    scheduler.reload()
+    scheduler.reload()  # nothing new: no second warning
+
+    assert reload_messages(caplog) == [
+        "reloaded config: 0 added, 0 removed, 0 changed, 1 unchanged",
+        "scheduler settings changed that apply only after a restart: max_workers 2 -> 8 "
+        "(running with the old values until then)",
+        "reloaded config: 0 added, 0 removed, 0 changed, 1 unchanged",
+    ]
+    assert scheduler.shutdown_timeout_seconds == 3
+
+
+def test_the_summary_names_ten_tasks_of_each_kind_then_counts_the_rest() -> None:
+    clock = ReloadingClock()
+    before = build_config([entry(f"old{n:02}", 10) for n in range(1, 12)], "tasks.json")
+    after = build_config([entry(f"new{n:02}", 10) for n in range(1, 13)], "tasks.json")
+    engine = Engine(Registry(before.tasks), RecordingExecutor(clock), clock)
+
+    summary = apply_config(engine, after)
+
+    assert str(summary) == (
+        "reloaded config: 12 added (new01, new02, new03, new04, new05, new06, new07, new08, "
+        "new09, new10 and 2 more), 11 removed (old01, old02, old03, old04, old05, old06, old07, "
+        "old08, old09, old10 and 1 more), 0 changed, 0 unchanged")
+
+
+def test_a_reload_of_an_unusable_file_logs_each_of_its_problems_on_its_own_line(
+        write_config: Callable[..., Path], caplog: pytest.LogCaptureFixture) -> None:
+    path = write_config(json_text([entry("a", 60)], reload_interval_seconds=0))
+    scheduler = Scheduler.from_config(str(path))
+    caplog.set_level(logging.INFO, logger=RELOAD_LOGGER)
+    replace_file(path, json_text([entry("a", "60")], reload_interval_seconds=-1))
+
+    assert scheduler.reload() is None
+    assert reload_messages(caplog) == [
+        f"config not reloaded, the tasks keep running as before: {path}: scheduler: "
+        "reload_interval_seconds: expected a number from 0 to 315360000 (10 years), found -1",
+        f'config not reloaded, the tasks keep running as before: {path}: task #1 "a": '
+        'interval_seconds: expected a number > 0 and <= 315360000 (10 years), found "60" (a string)',
+    ]

@@ -807,7 +807,7 @@ def test_reload_applies_the_changed_file_and_returns_the_summary(
 
     assert summary == ReloadSummary(added=["added"], removed=["removed"], changed=["changed"],
                                     unchanged=1)
-    assert str(summary) == "reloaded config: 1 added, 1 removed, 1 changed, 1 unchanged"
+    assert str(summary) == "reloaded config: 1 added (added), 1 removed (removed), 1 changed (changed), 1 unchanged"
     assert [(s.task_id, s.task.schedule) for s in scheduler.tasks()] == [
         ("kept", IntervalSchedule(3600)), ("changed", IntervalSchedule(60)),
         ("added", IntervalSchedule(3600))]

@@ -4,7 +4,7 @@ The secret comes from the scheduler's own environment through `"${SECRET_TOKEN}"
 in a config loaded by the real loader, and runs on a real `PoolExecutor` with
 real subprocesses. Every test then looks for the secret everywhere it could
 leak: each captured log record (message, arguments, extras, traceback), the
-task's and the result's repr, and the output of `python main.py`.
+task's and the result's repr, and the output of `python3 main.py`.
 """
 
 from __future__ import annotations

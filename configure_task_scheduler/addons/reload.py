@@ -7,7 +7,10 @@ unchanged ones are not touched, so they keep their rhythm. A task whose new
 version is invalid keeps its old definition. `ConfigWatcher` decides when to
 reload: when the file's identity changes (polled; an editor's atomic rename
 and a Kubernetes ConfigMap symlink swap both change it) or when asked (SIGHUP,
-`Scheduler.reload()`). A file that cannot be loaded changes nothing.
+`Scheduler.reload()`). A file that cannot be loaded changes nothing; a file
+that disappears is said once, and read again when it reappears. Of the
+`scheduler` section, `max_workers` needs a restart (one warning says so);
+the rest applies live.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from ..config import LoadedConfig, load_config
+from ..config import LoadedConfig, SchedulerSettings, load_config
 from ..engine import Engine
 from ..errors import ConfigError
 
 # A stable public name (the JSON log's "logger" field), kept from before the stage packages.
 logger = logging.getLogger("configure_task_scheduler.reload")
+
+
+# The pool's worker threads never leave, so it cannot shrink while running; the other
+# settings apply live (reload_interval_seconds here, the rest through `on_settings`).
+RESTART_SETTINGS = ("max_workers",)
+NAMES_SHOWN = 10  # a summary names this many tasks per kind of change, then counts the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +46,20 @@ class ReloadSummary:
     kept: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        kept = f", {len(self.kept)} kept (invalid new version)" if self.kept else ""
-        return (f"reloaded config: {len(self.added)} added, {len(self.removed)} removed, "
-                f"{len(self.changed)} changed, {self.unchanged} unchanged{kept}")
+        kept = f", {_count_and_names(self.kept, 'kept')}, its new version invalid" \
+            if self.kept else ""
+        return (f"reloaded config: {_count_and_names(self.added, 'added')}, "
+                f"{_count_and_names(self.removed, 'removed')}, "
+                f"{_count_and_names(self.changed, 'changed')}, {self.unchanged} unchanged{kept}")
+
+
+def _count_and_names(task_ids: list[str], verb: str) -> str:
+    """ "2 added (a, b)", "0 removed", "12 changed (t1, ..., t10 and 2 more)"."""
+    if not task_ids:
+        return f"0 {verb}"
+    names = ", ".join(task_ids[:NAMES_SHOWN])
+    more = f" and {len(task_ids) - NAMES_SHOWN} more" if len(task_ids) > NAMES_SHOWN else ""
+    return f"{len(task_ids)} {verb} ({names}{more})"
 
 
 def apply_config(engine: Engine, config: LoadedConfig,
@@ -110,12 +130,16 @@ class ConfigWatcher:
         interval_seconds: how often to look at the file; 0 only reloads on request.
         check_file: returns why the file must not be used (unsafe permissions), or None.
         loaded: the config as it was loaded into the engine, if at hand.
+        on_settings: called with the `scheduler` section of every reloaded config,
+            to apply what can change live.
     """
 
     def __init__(self, path: str, engine: Engine, interval_seconds: float = 2.0,
                  check_file: Callable[[str], str | None] | None = None,
-                 loaded: LoadedConfig | None = None) -> None:
+                 loaded: LoadedConfig | None = None,
+                 on_settings: Callable[[SchedulerSettings], None] | None = None) -> None:
         self._path, self._engine = path, engine
+        self._on_settings = on_settings
         self._last = loaded  # unchanged entries of the next load reuse its tasks
         self._interval = interval_seconds
         self._check_file = check_file
@@ -157,13 +181,31 @@ class ConfigWatcher:
                 return None
             try:
                 config = load_config(self._path, previous=self._last)
-            except ConfigError as error:
-                logger.error("config not reloaded, the tasks keep running as before: %s", error)
+            except ConfigError as error:  # one line per problem, all of them, in file order
+                for problem in error.problems:
+                    logger.error("config not reloaded, the tasks keep running as before: %s",
+                                 problem)
                 return None
             summary = apply_config(self._engine, config, self._task_ids)
             self._task_ids = {task.task_id for task in config.tasks} | set(summary.kept)
+            self._apply_settings(config.settings)
             self._last = config
             return summary
+
+    def _apply_settings(self, settings: SchedulerSettings) -> None:
+        """Apply the reloaded `scheduler` section; warn once about what needs a restart."""
+        if settings.reload_interval_seconds != self._interval:
+            self._interval = settings.reload_interval_seconds
+            self._wakeup.set()  # the watcher may be waiting with the old interval
+        before = self._last.settings if self._last is not None else None
+        changes = [f"{name} {getattr(before, name)} -> {getattr(settings, name)}"
+                   for name in RESTART_SETTINGS
+                   if before is not None and getattr(before, name) != getattr(settings, name)]
+        if changes:
+            logger.warning("scheduler settings changed that apply only after a restart: %s "
+                           "(running with the old values until then)", ", ".join(changes))
+        if self._on_settings is not None:
+            self._on_settings(settings)
 
     def _watch(self) -> None:
         while not self._stopping:
@@ -177,7 +219,13 @@ class ConfigWatcher:
 
     def _changed(self) -> bool:
         identity = file_identity(self._path)
-        return identity is not None and identity != self._seen
+        if identity is None and self._seen is not None:  # said once, until it is back
+            logger.warning("config %s is gone (deleted or renamed); the tasks keep running "
+                           "as loaded, and the file is read again when it reappears", self._path)
+        if identity is None:
+            self._seen = None
+            return False
+        return identity != self._seen
 
     def _reload_safely(self) -> None:
         try:

@@ -3,14 +3,14 @@
 It parses the file, applies `defaults`, checks every field of every task,
 rejects duplicate ids and imports Python entry points, collecting every
 problem instead of stopping at the first. A file that cannot be used at all
-(unreadable, not JSON, a bad `scheduler` section) raises `ConfigError`; a bad
-task only becomes a `Problem` and is left out, so the valid tasks still run.
+(unreadable, not JSON, a bad `scheduler` section) raises `ConfigError`, with
+the problems of its tasks too, in file order; a bad task only becomes a
+`Problem` and is left out, so the valid tasks still run.
 It never coerces a value: "10" is not a number and "false" is not a boolean.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -41,6 +41,7 @@ from .reference import (  # noqa: F401 (SCHEDULER_FIELDS: part of the loader's f
     SchedulerSettings,
     scheduler_default,
 )
+from .source import parse_document, read_text
 
 COMPACT_FIELDS = ("name", "command", "schedule")
 TOP_LEVEL_FIELDS = ("scheduler", "defaults", "tasks", "$schema")
@@ -94,56 +95,6 @@ def load_config(path: str | os.PathLike[str],
                         previous=previous)
 
 
-def read_text(file: str) -> str:
-    """Return the file's text, or raise a one-problem `ConfigError` saying why not."""
-    try:
-        return Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        reason = "no such file (give another one with --config PATH)"
-    except IsADirectoryError:
-        reason = "is a directory, expected a config file"
-    except UnicodeDecodeError as error:
-        reason = f"not UTF-8 text (byte {error.start})"
-    except OSError as error:
-        reason = f"cannot read: {error.strerror}"
-    raise ConfigError([Problem(file, "", "", reason)])
-
-
-def parse_document(text: str, file: str) -> Any:
-    """Parse JSON, or TOML for a `.toml` file; a syntax error names line and column."""
-    if file.endswith(".toml"):
-        return _parse_toml(text, file)
-    try:
-        return json.loads(text, object_pairs_hook=_reject_repeated_keys)
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno}, column {error.colno}"
-        raise ConfigError([Problem(file, where, "", f"invalid JSON: {error.msg}")]) from None
-    except (ValueError, RecursionError) as error:  # a repeated key, a 5000-digit int, deep nesting
-        raise ConfigError([Problem(file, "", "", f"invalid JSON: {error}")]) from None
-
-
-def _reject_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json keeps the last of two equal keys silently; TOML rejects them, and so do we.
-    document = dict(pairs)
-    if len(document) < len(pairs):
-        keys = [key for key, _ in pairs]
-        repeated = next(key for key in keys if keys.count(key) > 1)
-        raise ValueError(f"key {json.dumps(repeated)} appears twice in one object")
-    return document
-
-
-def _parse_toml(text: str, file: str) -> Any:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        reason = "TOML configs need Python 3.11 or later (tomllib); use JSON here"
-        raise ConfigError([Problem(file, "", "", reason)]) from None
-    try:
-        return tomllib.loads(text)
-    except (ValueError, RecursionError) as error:  # TOMLDecodeError is a ValueError
-        raise ConfigError([Problem(file, "", "", f"invalid TOML: {error}")]) from None
-
-
 def build_config(document: Any, file: str, search_dirs: list[str] | None = None,
                  previous: LoadedConfig | None = None) -> LoadedConfig:
     """Validate a parsed document (an object with `tasks`, or a bare list of tasks).
@@ -156,35 +107,54 @@ def build_config(document: Any, file: str, search_dirs: list[str] | None = None,
         previous: see `load_config`.
 
     Raises:
-        ConfigError: the top level, `scheduler` or `defaults` is invalid.
+        ConfigError: the top level, `scheduler` or `defaults` is invalid; it
+            holds every problem of the file, those of the tasks too, in file order.
     """
     if isinstance(document, list):
         document = {"tasks": document}
-    problems = _check_top_level(document, file)
-    if problems:
-        raise ConfigError(problems)
-    settings, problems = read_settings(document.get("scheduler", {}), file)
+    if not isinstance(document, dict):
+        expected = 'expected an object {"scheduler": ..., "tasks": [...]} or a list of tasks'
+        raise ConfigError([Problem(file, "", "", f"{expected}, found {checks.describe(document)}")])
+    settings, scheduler_problems = read_settings(document.get("scheduler", {}), file)
     defaults, default_problems = _read_defaults(document.get("defaults", {}), file)
-    if problems + default_problems:
-        raise ConfigError(problems + default_problems)
     config = LoadedConfig(file, settings, shared=(document.get("scheduler"), defaults))
-    reuse = previous.sources if previous and previous.shared == config.shared else {}
-    with import_path((search_dirs or []) + [os.getcwd()]):
-        _read_tasks(document["tasks"], defaults, config, reuse)
+    file_problems = _file_problems(document, file, scheduler_problems, default_problems)
+    unusable = any(file_problems.values())
+    if isinstance(document.get("tasks"), list):
+        # Read even when the file is unusable, so that one pass reports everything.
+        same = previous is not None and not unusable and previous.shared == config.shared
+        reuse = previous.sources if previous is not None and same else {}
+        with import_path((search_dirs or []) + [os.getcwd()]):
+            _read_tasks(document["tasks"], defaults, config, reuse)
+    if unusable:
+        raise ConfigError(_in_file_order(document, file_problems, config.problems))
     return config
 
 
-def _check_top_level(document: Any, file: str) -> list[Problem]:
-    if not isinstance(document, dict):
-        expected = 'expected an object {"scheduler": ..., "tasks": [...]} or a list of tasks'
-        return [Problem(file, "", "", f"{expected}, found {checks.describe(document)}")]
-    problems = checks.unknown_keys(document, TOP_LEVEL_FIELDS, file, "")
+def _file_problems(document: dict[str, Any], file: str, scheduler_problems: list[Problem],
+                   default_problems: list[Problem]) -> dict[str, list[Problem]]:
+    """The problems outside the tasks, by the top-level key they belong to."""
+    problems = {key: checks.unknown_keys({key: None}, TOP_LEVEL_FIELDS, file, "")
+                for key in document}
+    problems["scheduler"] = scheduler_problems
+    problems["defaults"] = default_problems
     if "tasks" not in document:
-        problems.append(Problem(file, "", "tasks", "missing: expected a list of tasks"))
+        problems["tasks"] = [Problem(file, "", "tasks", "missing: expected a list of tasks")]
     elif not isinstance(document["tasks"], list):
         found = checks.describe(document["tasks"])
-        problems.append(Problem(file, "", "tasks", f"expected a list of tasks, found {found}"))
+        problems["tasks"] = [Problem(file, "", "tasks", f"expected a list of tasks, found {found}")]
     return problems
+
+
+def _in_file_order(document: dict[str, Any], file_problems: dict[str, list[Problem]],
+                   task_problems: list[Problem]) -> list[Problem]:
+    """Every problem, ordered as the keys they concern appear in the file."""
+    ordered: list[Problem] = []
+    for key in [*document, *(key for key in file_problems if key not in document)]:
+        ordered += file_problems.get(key, [])
+        if key == "tasks":
+            ordered += task_problems
+    return ordered
 
 
 def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Problem]]:
@@ -243,7 +213,15 @@ def _read_defaults(section: Any, file: str) -> tuple[dict[str, Any], list[Proble
     if reader.ok and "task_id" in reader.values:
         reader.problems.append(Problem(file, "defaults", "task_id",
                                        "cannot have a default: every task needs its own id"))
-    return reader.values, reader.problems
+    values = {key: value for key, value in reader.values.items() if key != "task_id"}
+    # Checked here as well as on each task, so that the schema can say the same.
+    schedules = [name for name in SCHEDULE_FIELDS if name in values]
+    if len(schedules) > 1:
+        reader.problem("", f"expected at most one schedule ({', '.join(SCHEDULE_FIELDS)}), "
+                           f"found {', '.join(schedules)}")
+    elif "align" in values and schedules not in ([], ["interval_seconds"]):
+        reader.problem("align", "only an interval_seconds schedule can be aligned")
+    return values, reader.problems
 
 
 def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConfig,

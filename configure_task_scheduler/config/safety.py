@@ -14,7 +14,8 @@ config can run commands as the scheduler's user, so a config is refused when:
 
 Symlinks are followed (their target is what gets read), and both the link's
 directory and the target's are checked. A path that cannot be examined at
-all is left to the loader, which says why it cannot be read.
+all, or that is not a regular file (/dev/null, a FIFO), is left to the
+loader, which refuses it: advice to chmod a device would break the system.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def insecure_config_reason(path: str) -> str | None:
         path: the config file, as the user gave it (it names the file in the message).
 
     Returns:
-        None if the config is safe to load (or cannot be examined: the loader
-        reports that), else one line naming the file, its owner and mode, and
+        None if the config is safe to load (or cannot be examined, or is not a
+        regular file: the loader reports those), else one line naming the file, its owner and mode, and
         the chmod or chown that fixes it.
     """
     link_directory = os.path.dirname(path) or "."
@@ -48,6 +49,8 @@ def insecure_config_reason(path: str) -> str | None:
         link_status = os.stat(link_directory)
         target_status = os.stat(target_directory)
     except OSError:
+        return None
+    if not stat.S_ISREG(file_status.st_mode):
         return None
     reason = _file_reason(path, file_status)
     if reason is None:
