@@ -43,11 +43,17 @@ class ReloadSummary:
     removed: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    kept: list[str] = field(default_factory=list)
+    # Changed tasks whose new version is invalid: their old definition goes on running.
+    rejected: list[str] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[str]:
+        """The earlier name of `rejected` (the tasks kept at their old definition)."""
+        return self.rejected
 
     def __str__(self) -> str:
-        kept = f", {_count_and_names(self.kept, 'kept')}, its new version invalid" \
-            if self.kept else ""
+        kept = f", {_count_and_names(self.rejected, 'kept')}, its new version invalid" \
+            if self.rejected else ""
         return (f"reloaded config: {_count_and_names(self.added, 'added')}, "
                 f"{_count_and_names(self.removed, 'removed')}, "
                 f"{_count_and_names(self.changed, 'changed')}, {self.unchanged} unchanged{kept}")
@@ -85,7 +91,7 @@ def apply_config(engine: Engine, config: LoadedConfig,
         if task_id in config.rejected_ids:  # a working task is not dropped for a typo
             logger.error("task %s: its new definition is invalid; it keeps running as "
                          "before", task_id)
-            summary.kept.append(task_id)
+            summary.rejected.append(task_id)
         else:
             engine.remove(task_id)
             summary.removed.append(task_id)
@@ -105,7 +111,7 @@ def apply_config(engine: Engine, config: LoadedConfig,
 def _with_unchanged(summary: ReloadSummary, fresh_count: int) -> ReloadSummary:
     unchanged = fresh_count - len(summary.added) - len(summary.changed)
     return ReloadSummary(sorted(summary.added), sorted(summary.removed),
-                         sorted(summary.changed), unchanged, sorted(summary.kept))
+                         sorted(summary.changed), unchanged, sorted(summary.rejected))
 
 
 FileIdentity = tuple[int, int, int, int]
@@ -187,7 +193,7 @@ class ConfigWatcher:
                                  problem)
                 return None
             summary = apply_config(self._engine, config, self._task_ids)
-            self._task_ids = {task.task_id for task in config.tasks} | set(summary.kept)
+            self._task_ids = {task.task_id for task in config.tasks} | set(summary.rejected)
             self._apply_settings(config.settings)
             self._last = config
             return summary

@@ -13,7 +13,7 @@ from datetime import MAXYEAR, datetime, time, timedelta, timezone, tzinfo
 
 from ..errors import ScheduleError
 from .cron_fields import CronFields, parse_fields
-from .cron_words import describe_cron
+from .cron_words import cron_in_words
 from .zones import resolve_timezone
 
 SEARCH_YEARS = 50
@@ -96,7 +96,7 @@ class CronSchedule:
         """Return the schedule in plain English, e.g. "at 02:30 on Monday to Friday"."""
         if self._fields is None:
             return "once when the scheduler starts"
-        return describe_cron(self._fields.texts)
+        return cron_in_words(self._fields.texts)
 
 
 # --- Searching: wall-clock and elapsed-time rules -----------------------------------------

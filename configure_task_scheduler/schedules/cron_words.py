@@ -26,7 +26,7 @@ _ORDINALS = ("", "first", "second", "third", "fourth", "fifth")
 _NO_NAMES: Mapping[str, int] = {}  # minutes, hours and days of the month are numbers only
 
 
-def describe_cron(texts: tuple[str, ...]) -> str:
+def cron_in_words(texts: tuple[str, ...]) -> str:
     """Return a parsed expression in plain English, e.g. "at 02:30 on Monday to Friday".
 
     Args:
