@@ -21,8 +21,15 @@ from types import FrameType
 
 from . import __version__
 from .addons import preview
+from .addons.http import HttpError
 from .clock import RealClock
-from .config import LoadedConfig, insecure_config_reason, load_config
+from .config import (
+    HTTP_ADDRESS_EXPECTED,
+    LoadedConfig,
+    insecure_config_reason,
+    load_config,
+    parse_http_address,
+)
 from .errors import ConfigError
 from .execution import PoolExecutor
 from .log_formats import JsonFormatter, TextFormatter
@@ -45,6 +52,7 @@ examples:
   python main.py --log-format json 2>> tasks.jsonl   log one JSON object per line, for collectors
   python main.py --next 5                            each task's schedule and next 5 runs
   python main.py --simulate 7d                       the runs of the coming week, in a second
+  python main.py --http 8080                         also serve a status page on 127.0.0.1:8080
 
 exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed,
 2 bad config or arguments, 130 a second Ctrl-C or Ctrl-C during --run
@@ -75,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="treat any problem in the config as fatal (exit 2)")
     parser.add_argument("--max-workers", type=_positive_int, metavar="N",
                         help="runs that may execute at once (default: scheduler.max_workers)")
+    parser.add_argument("--http", type=_http_address, metavar="[HOST:]PORT",
+                        help="serve the status page, JSON API (/api/tasks, /api/runs, "
+                             "/healthz) and /metrics while running; HOST defaults to "
+                             "127.0.0.1, PORT 0 picks a free port; set CTS_HTTP_TOKEN to "
+                             "enable control (default: scheduler.http)")
     parser.add_argument("--allow-insecure-config", action="store_true",
                         help="load the config even if it is unsafe, e.g. writable by other "
                              "users (its commands run with your rights)")
@@ -128,7 +141,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return simulate(config, args.simulate, show_decisions=level == "DEBUG")
     check_file = None if args.allow_insecure_config else insecure_config_reason
     return serve(config, args.max_workers or config.settings.max_workers, args.duration,
-                 check_file)
+                 check_file, args.http)
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:
@@ -265,14 +278,20 @@ def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool
 
 
 def serve(config: LoadedConfig, max_workers: int, duration: float | None,
-          check_file: Callable[[str], str | None] | None) -> int:
+          check_file: Callable[[str], str | None] | None, http: str | None = None) -> int:
     """Run the scheduler until a signal (or for `duration` seconds); return 0.
 
     SIGHUP (or a change to the file) reloads the config without a restart.
+    Returns 2 if the HTTP server cannot listen (--http or scheduler.http).
     """
-    scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file)
+    scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file,
+                                      http=http)
     install_signal_handlers(scheduler)
-    run_awake_to_signals(lambda: scheduler.run_forever(duration))
+    try:
+        run_awake_to_signals(lambda: scheduler.run_forever(duration))
+    except HttpError as problem:
+        print(problem, file=sys.stderr)
+        return EXIT_BAD_INPUT
     _exit_now_if_threads_are_stuck(EXIT_OK)
     return EXIT_OK
 
@@ -367,6 +386,12 @@ def _duration(text: str) -> float:
         return preview.parse_duration(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _http_address(text: str) -> str:
+    if parse_http_address(text) is None:
+        raise argparse.ArgumentTypeError(f"expected {HTTP_ADDRESS_EXPECTED}, found {text!r}")
+    return text
 
 
 def _positive_int(text: str) -> int:

@@ -11,6 +11,7 @@ installs signal handlers only when asked; `stop()` leaves no threads behind.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from datetime import datetime, tzinfo
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
+from .addons.http import TOKEN_VARIABLE, HttpServer
 from .addons.reload import ConfigWatcher, ReloadSummary
 from .clock import Clock, RealClock
 from .config import (
@@ -26,6 +28,7 @@ from .config import (
     SchedulerSettings,
     default_task_id,
     load_config,
+    parse_http_address,
     read_settings,
     read_task,
 )
@@ -50,6 +53,9 @@ class Scheduler:
         timezone: the default time zone of cron, at and aligned schedules
             (an IANA name or tzinfo; None: the machine's zone).
         shutdown_timeout_seconds: how long `stop()` waits for runs in flight.
+        http: serve the status page, JSON API and metrics on "[HOST:]PORT"
+            while running (HOST defaults to 127.0.0.1; PORT 0: any free port);
+            control is enabled by the environment variable CTS_HTTP_TOKEN.
         clock, executor: the seams, for tests and simulation.
 
     Raises:
@@ -57,9 +63,10 @@ class Scheduler:
     """
 
     def __init__(self, max_workers: int = 4, *, timezone: str | tzinfo | None = None,
-                 shutdown_timeout_seconds: float = 10.0, clock: Clock | None = None,
-                 executor: Executor | None = None) -> None:
-        settings, problems = _read_arguments(max_workers, timezone, shutdown_timeout_seconds)
+                 shutdown_timeout_seconds: float = 10.0, http: str | None = None,
+                 clock: Clock | None = None, executor: Executor | None = None) -> None:
+        settings, problems = _read_arguments(max_workers, timezone, shutdown_timeout_seconds,
+                                             http)
         if problems:
             raise ConfigError(problems)
         self._clock = clock or RealClock()
@@ -72,6 +79,7 @@ class Scheduler:
         self._used = False  # a pool that was shut down cannot run again
         self._serving: threading.Thread | None = None  # the thread in _serve, if any
         self._served = threading.Event()  # set once _serve has shut everything down
+        self._http = self._make_http(settings.http)
 
     @classmethod
     def from_config(cls, path: str, *, strict: bool = True, max_workers: int | None = None,
@@ -96,12 +104,17 @@ class Scheduler:
 
     @classmethod
     def from_loaded(cls, config: LoadedConfig, *, max_workers: int | None = None,
-                    check_file: Callable[[str], str | None] | None = None) -> Scheduler:
-        """Build a scheduler from a config that `load_config` already read (see `from_config`)."""
+                    check_file: Callable[[str], str | None] | None = None,
+                    http: str | None = None) -> Scheduler:
+        """Build a scheduler from a config that `load_config` already read (see `from_config`).
+
+        `http` overrides `scheduler.http` (the CLI's --http).
+        """
         settings = config.settings
         workers = settings.max_workers if max_workers is None else max_workers
         scheduler = cls(workers, timezone=settings.timezone,
-                        shutdown_timeout_seconds=settings.shutdown_timeout_seconds)
+                        shutdown_timeout_seconds=settings.shutdown_timeout_seconds,
+                        http=settings.http if http is None else http)
         for task in config.tasks:
             scheduler._engine.add(task)
         scheduler._watcher = ConfigWatcher(config.path, scheduler._engine,
@@ -196,6 +209,29 @@ class Scheduler:
         if not self._engine.run_now(task_id):
             raise KeyError(f"no task {task_id!r}")
 
+    def cancel(self, task_id: str) -> tuple[int, int]:
+        """Terminate the task's shell runs in flight, as a timeout does (they end `cancelled`).
+
+        Returns:
+            (runs terminated, Python runs in flight, which cannot be cancelled).
+
+        Raises:
+            KeyError: no task has that id.
+        """
+        self._task(task_id)
+        if not isinstance(self._executor, PoolExecutor):
+            return 0, 0
+        return self._executor.cancel(task_id)
+
+    def loop_stalled_reason(self) -> str:
+        """Return why the scheduler's loop is not alive, or "" while it is (for /healthz)."""
+        return self._engine.loop_stalled_reason()
+
+    @property
+    def http_url(self) -> str:
+        """The status page's URL once the HTTP server listens ("http://127.0.0.1:8080/"), else ""."""
+        return self._http.url if self._http is not None else ""
+
     def tasks(self) -> list[TaskSnapshot]:
         """Return a consistent snapshot of every task: state, next run, last result, counts."""
         return self._engine.snapshot()
@@ -253,9 +289,23 @@ class Scheduler:
                 signal.signal(signum, handler)
 
     def _claim_run(self) -> None:
+        """Mark the scheduler used; open the HTTP server (its errors are raised here)."""
         if self._used:
             raise RuntimeError("a Scheduler runs once: after stop(), make a new one")
         self._used = True
+        if self._http is not None:
+            self._http.open()
+
+    def _make_http(self, address: str | None) -> HttpServer | None:
+        """The HTTP add-on, its run listeners subscribed (it listens once running)."""
+        parsed = parse_http_address(address) if address is not None else None
+        if parsed is None:
+            return None
+        server = HttpServer(self, *parsed, token=os.environ.get(TOKEN_VARIABLE) or None,
+                            wall=self._clock.wall, monotonic=self._clock.monotonic)
+        for listener in server.listeners:
+            self._engine.subscribe(listener)
+        return server
 
     def stop(self) -> None:
         """Stop gracefully, like SIGTERM: no new runs, runs in flight get
@@ -278,6 +328,8 @@ class Scheduler:
     def _run_engine(self, duration_seconds: float | None) -> None:
         if self._watcher is not None:
             self._watcher.start()
+        if self._http is not None:
+            self._http.start()
         try:
             self._engine.run(duration_seconds)
         finally:
@@ -286,6 +338,8 @@ class Scheduler:
             logger.info("scheduler stopping: waiting up to %gs for runs in flight",
                         self.shutdown_timeout_seconds)
             self._engine.shutdown(self.shutdown_timeout_seconds)
+            if self._http is not None:  # the page shows the shutdown until here
+                self._http.close()
             logger.info("scheduler stopped")
 
     def _install_signal_handlers(self) -> dict[int, Any]:
@@ -323,10 +377,12 @@ def _entry_for(target: Any, options: dict[str, Any]) -> dict[str, Any]:
     return entry | options
 
 
-def _read_arguments(max_workers: Any, timezone: Any,
-                    shutdown_timeout_seconds: Any) -> tuple[SchedulerSettings, list[Problem]]:
+def _read_arguments(max_workers: Any, timezone: Any, shutdown_timeout_seconds: Any,
+                    http: Any) -> tuple[SchedulerSettings, list[Problem]]:
     """Check the constructor's arguments as the config's `scheduler` section is checked."""
     section = {"max_workers": max_workers, "shutdown_timeout_seconds": shutdown_timeout_seconds}
+    if http is not None:
+        section["http"] = http
     if timezone is not None and not isinstance(timezone, tzinfo):
         section["timezone"] = timezone
     return read_settings(section, "")

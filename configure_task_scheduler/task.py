@@ -31,6 +31,8 @@ class RunStatus(str, enum.Enum):
     A run moves scheduled -> running -> succeeded | failed | timed_out, or ends
     without running: `skipped` (too many runs of the task in flight) or
     `missed` (it would have started later than misfire_grace_seconds).
+    `cancelled`: a shell run terminated on request (`PoolExecutor.cancel`);
+    it is not retried.
     """
 
     SUCCEEDED = "succeeded"
@@ -38,6 +40,7 @@ class RunStatus(str, enum.Enum):
     TIMED_OUT = "timed_out"
     SKIPPED = "skipped"
     MISSED = "missed"
+    CANCELLED = "cancelled"
 
 
 EMPTY_KWARGS: Mapping[str, Any] = MappingProxyType({})

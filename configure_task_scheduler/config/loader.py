@@ -72,6 +72,8 @@ SCHEDULER_FIELDS: dict[str, str] = {
     "timezone": "default IANA time zone of the tasks (default: the machine's zone)",
     "reload_interval_seconds": "how often to look for changes to the config file "
                                "(default 2; 0: only on SIGHUP)",
+    "http": 'serve the status page, JSON API and metrics on "[HOST:]PORT" '
+            "(default: off; HOST defaults to 127.0.0.1, PORT 0 picks a free port)",
 }
 
 TOP_LEVEL_FIELDS = ("scheduler", "defaults", "tasks", "$schema")
@@ -85,6 +87,7 @@ class SchedulerSettings:
     shutdown_timeout_seconds: float = 10.0
     timezone: tzinfo | None = None
     reload_interval_seconds: float = 2.0
+    http: str | None = None  # "[HOST:]PORT" of the HTTP add-on (see parse_http_address), None: off
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +243,7 @@ def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Prob
         timezone=read_timezone(reader, None),
         reload_interval_seconds=reader.read(
             "reload_interval_seconds", checks.number_at_least(0), 2.0),
+        http=reader.read("http", checks.HTTP_ADDRESS, None),
     )
     return settings, reader.problems
 

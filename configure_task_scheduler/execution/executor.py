@@ -110,6 +110,8 @@ class PoolExecutor:
         # Worker n's run in progress, or None; only worker n writes slot n.
         self._running: list[Run | None] = []
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
+        self._process_runs: dict[int, Run] = {}  # pid -> its run, for cancel()
+        self._cancelled: set[int] = set()  # pids that cancel() terminated
         self._closed = False
 
     def submit(self, run: Run, reporter: RunReporter) -> None:
@@ -135,6 +137,29 @@ class PoolExecutor:
             # returns keeps its thread past this.
             self._join_workers(KILL_GRACE_SECONDS + DRAIN_SECONDS + 1)
         return cut_short
+
+    def cancel(self, task_id: str) -> tuple[int, int]:
+        """Terminate the shell runs in flight of a task the way a timeout does.
+
+        Each process group gets SIGTERM, then SIGKILL after KILL_GRACE_SECONDS;
+        the runs end `cancelled` (never retried). A Python call cannot be
+        killed from outside its thread: such runs are only counted.
+
+        Returns:
+            (shell runs terminated, Python runs in flight that cannot be cancelled).
+        """
+        with self._lock:
+            processes = [self._processes[pid] for pid, run in self._process_runs.items()
+                         if run.task.task_id == task_id]
+            self._cancelled.update(process.pid for process in processes)
+            python_runs = sum(1 for run in self._running if run is not None
+                              and run.task.task_id == task_id
+                              and run.task.task_type is TaskType.PYTHON)
+        for process in processes:
+            logger.warning("task %s: cancelling its run in flight (process group %d)",
+                           task_id, process.pid)
+            terminate_group(process, KILL_GRACE_SECONDS)
+        return len(processes), python_runs
 
     def _close(self) -> None:
         """Phase 1 of shutdown: take no more runs; each worker leaves at its sentinel."""
@@ -239,18 +264,26 @@ class PoolExecutor:
                                error=message)
         with self._lock:
             self._processes[process.pid] = process
+            self._process_runs[process.pid] = run
         try:
             outcome = watch_command(process, task.task_id, task.timeout_seconds, self._clock,
                                     redact)
         finally:
             with self._lock:
                 self._processes.pop(process.pid, None)
-        return make_result(run, self._clock, started_at, started, *_shell_status(run, outcome),
+                self._process_runs.pop(process.pid, None)
+                cancelled = process.pid in self._cancelled
+                self._cancelled.discard(process.pid)
+        status = _shell_status(run, outcome, cancelled)
+        return make_result(run, self._clock, started_at, started, *status,
                            stdout_tail=outcome.stdout_tail, stderr_tail=outcome.stderr_tail)
 
 
-def _shell_status(run: Run, outcome: Any) -> tuple[RunStatus, int, str]:
+def _shell_status(run: Run, outcome: Any, cancelled: bool) -> tuple[RunStatus, int, str]:
     """Return (status, exit code, error summary) of a finished command."""
+    if cancelled:
+        return (RunStatus.CANCELLED, outcome.exit_code,
+                "cancelled on request; process group terminated")
     if outcome.timed_out:
         error = f"timed out after {run.task.timeout_seconds:g}s; process group terminated"
         return RunStatus.TIMED_OUT, outcome.exit_code, error

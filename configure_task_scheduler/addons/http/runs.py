@@ -1,0 +1,113 @@
+"""Recent runs for the HTTP add-on: a bounded in-memory listener and the run-source seam.
+
+`RecentRuns` listens to the engine's run events and keeps, in memory, the
+last `MAX_RUNS` results (newest last) and, per task, the statuses of its last
+`STRIP_RUNS` runs (the page's strip). Output tails are cut to
+`TAIL_CHARS` so a thousand runs of a chatty task stay small. A `RunSource` is
+what `/api/runs` reads: `RecentRuns` itself, or the run history plugged in
+with an adapter. Never blocks a run: the listener only appends under a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from ...task import EventKind, RunEvent, RunResult, RunStatus
+
+MAX_RUNS = 1000  # the largest `limit` of /api/runs
+STRIP_RUNS = 20  # the page's strip of a task's last runs
+TAIL_CHARS = 4096  # of each output tail kept in memory (the full tail is in the history)
+
+
+class RunSource(Protocol):
+    """Where `/api/runs` reads runs: memory, or the run history through an adapter."""
+
+    name: str  # "memory" or "history", shown in /api/runs
+
+    def recent_runs(self, task_id: str | None, status: str | None,
+                    limit: int) -> list[dict[str, Any]]:
+        """Return up to `limit` runs as JSON objects (`run_json`'s keys), newest first."""
+
+    def dropped_total(self) -> int:
+        """Return how many records were dropped (0 when nothing can be dropped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StripEntry:
+    """One run in a task's strip: its status, run number and attempt."""
+
+    status: RunStatus
+    run_number: int
+    attempt: int
+
+
+class RecentRuns:
+    """The last results of every task, in memory; a run listener and a `RunSource`."""
+
+    name = "memory"
+
+    def __init__(self, max_runs: int = MAX_RUNS, strip_runs: int = STRIP_RUNS) -> None:
+        self._lock = threading.Lock()
+        self._runs: deque[RunResult] = deque(maxlen=max_runs)
+        self._strips: dict[str, deque[StripEntry]] = {}
+        self._strip_runs = strip_runs
+
+    def __call__(self, event: RunEvent) -> None:
+        """The listener: keep every final result (finished or skipped)."""
+        result = event.result
+        if result is None or event.kind is EventKind.RUN_STARTED:
+            return
+        if len(result.stdout_tail) > TAIL_CHARS or len(result.stderr_tail) > TAIL_CHARS:
+            result = replace(result, stdout_tail=result.stdout_tail[-TAIL_CHARS:],
+                             stderr_tail=result.stderr_tail[-TAIL_CHARS:])
+        entry = StripEntry(result.status, result.run_number, result.attempt)
+        with self._lock:
+            self._runs.append(result)
+            strip = self._strips.get(result.task_id)
+            if strip is None:
+                strip = self._strips[result.task_id] = deque(maxlen=self._strip_runs)
+            strip.append(entry)
+
+    def strip(self, task_id: str) -> list[StripEntry]:
+        """Return the task's last runs, oldest first."""
+        with self._lock:
+            return list(self._strips.get(task_id, ()))
+
+    def recent_runs(self, task_id: str | None, status: str | None,
+                    limit: int) -> list[dict[str, Any]]:
+        """Return up to `limit` kept runs, newest first, filtered by task and status."""
+        with self._lock:
+            runs = list(self._runs)
+        return [run_json(run) for run in _newest_matching(runs, task_id, status, limit)]
+
+    def dropped_total(self) -> int:
+        """Nothing is dropped in memory: older runs just make way."""
+        return 0
+
+
+def _newest_matching(runs: list[RunResult], task_id: str | None, status: str | None,
+                     limit: int) -> Iterable[RunResult]:
+    found = 0
+    for run in reversed(runs):
+        if found == limit:
+            return
+        if (task_id is None or run.task_id == task_id) and \
+                (status is None or run.status.value == status):
+            found += 1
+            yield run
+
+
+def run_json(result: RunResult) -> dict[str, Any]:
+    """Return a run's result as the JSON API shows it (times in ISO 8601 with offset)."""
+    return {
+        "task_id": result.task_id, "run_number": result.run_number, "attempt": result.attempt,
+        "status": result.status.value, "planned_at": result.planned_at.isoformat(),
+        "started_at": result.started_at.isoformat(), "ended_at": result.ended_at.isoformat(),
+        "duration_seconds": round(result.duration_seconds, 6), "exit_code": result.exit_code,
+        "error": result.error, "stdout_tail": result.stdout_tail,
+        "stderr_tail": result.stderr_tail,
+    }
