@@ -156,6 +156,7 @@ class _Server(ThreadingHTTPServer):
     """A ThreadingHTTPServer that knows its connections, their deadlines and its cap."""
 
     daemon_threads = False  # close() joins them: nothing outlives the scheduler
+    request_queue_size = 512  # the listen backlog (socketserver's 5 drops bursts of connects)
     api: Api
 
     def __init__(self, family: int, address: tuple[Any, ...], timeout_seconds: float,
@@ -288,6 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> None:
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # a request line that could not be read:
+            self.request_version = "HTTP/1.0"  # answer with headers all the same
         self.send_response(response.status)
         csp = _PAGE_CSP.format(response.nonce) if response.nonce else _JSON_CSP
         for name, value in (("Content-Type", response.content_type),
