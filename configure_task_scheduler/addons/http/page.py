@@ -54,7 +54,7 @@ _SCRIPT = """
 const LETTERS={succeeded:'\\u2713',failed:'\\u2717',timed_out:'T',skipped:'S',missed:'M',
 cancelled:'C',interrupted:'I',running:'R'};
 const control=document.body.dataset.control==='true';
-let fetchedAt=0,tasks=[];
+let fetchedAt=0,tasks=[],shown='';
 function el(tag,text,cls){const e=document.createElement(tag);
 if(text!==undefined&&text!==null)e.textContent=String(text);if(cls)e.className=cls;return e;}
 function seconds(s){if(s===null||s===undefined)return '';s=Math.max(0,Math.round(s));
@@ -92,7 +92,9 @@ function tick(){const gone=(Date.now()-fetchedAt)/1000;
 document.querySelectorAll('td.countdown').forEach(td=>{if(td.dataset.in===''){
 td.textContent='\\u2014';return;}const left=Number(td.dataset.in)-gone;
 td.textContent=left>0?'in '+seconds(left):'due';});}
+function runKey(run){return 'run='+run.task_id+'.'+run.run_number+'.'+run.attempt;}
 function details(run){const box=document.getElementById('details');box.replaceChildren();
+shown=runKey(run);history.replaceState(null,'','#'+shown);
 box.append(el('h2','Run '+run.run_number+' of '+run.task_id+' (attempt '+run.attempt+')'));
 box.append(el('p',run.status+' at '+run.ended_at+' in '+run.duration_seconds.toFixed(3)+
 's, exit code '+(run.exit_code===null?'none':run.exit_code)));
@@ -110,6 +112,8 @@ const [tr,rr]=await Promise.all([fetch('/api/tasks'),fetch('/api/runs?limit=50')
 const data=await tr.json(),runs=await rr.json();fetchedAt=Date.now();tasks=data.tasks;
 document.getElementById('tasks').replaceChildren(...tasks.map(taskRow));
 document.getElementById('runs').replaceChildren(...runs.runs.map(runRow));
+const wanted=decodeURIComponent(location.hash.slice(1));
+const hit=runs.runs.find(r=>runKey(r)===wanted);if(hit&&shown!==wanted)details(hit);
 const failing=tasks.filter(t=>t.last_result&&t.last_result.status!=='succeeded').length;
 document.getElementById('summary').textContent=tasks.length+' tasks, '+failing+
 ' failing; updated '+new Date().toLocaleTimeString()+' (runs from '+runs.source+')';
@@ -138,7 +142,8 @@ autocomplete="off" size="16"></label> <button id="reload">reload config</button>
 </tr></thead><tbody id="tasks"></tbody></table></div>
 <p class="muted">\u2713 succeeded, \u2717 failed, T timed out, S skipped, M missed,
 C cancelled, I interrupted</p>
-<h2>Recent runs</h2><p class="muted">Click a run for its error and output.</p>
+<h2>Recent runs</h2><p class="muted">Click a run for its error and output
+(its address, #run=TASK.RUN.ATTEMPT, opens it again).</p>
 <div class="scroll"><table><thead><tr><th>ended</th><th>task</th><th class="wide">run</th>
 <th>status</th><th class="wide">took</th><th>error</th></tr></thead>
 <tbody id="runs"></tbody></table></div><section id="details"></section>
