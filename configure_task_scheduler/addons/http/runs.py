@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
-from ...task import EventKind, RunEvent, RunResult, RunStatus
+from ...task import EventKind, RunEvent, RunResult
 
 MAX_RUNS = 1000  # the largest `limit` of /api/runs
 STRIP_RUNS = 20  # the page's strip of a task's last runs
@@ -36,15 +36,6 @@ class RunSource(Protocol):
         """Return how many records were dropped (0 when nothing can be dropped)."""
 
 
-@dataclass(frozen=True, slots=True)
-class StripEntry:
-    """One run in a task's strip: its status, run number and attempt."""
-
-    status: RunStatus
-    run_number: int
-    attempt: int
-
-
 class RecentRuns:
     """The last results of every task, in memory; a run listener and a `RunSource`."""
 
@@ -53,7 +44,7 @@ class RecentRuns:
     def __init__(self, max_runs: int = MAX_RUNS, strip_runs: int = STRIP_RUNS) -> None:
         self._lock = threading.Lock()
         self._runs: deque[RunResult] = deque(maxlen=max_runs)
-        self._strips: dict[str, deque[StripEntry]] = {}
+        self._strips: dict[str, deque[str]] = {}  # task_id -> statuses, oldest first
         self._strip_runs = strip_runs
 
     def __call__(self, event: RunEvent) -> None:
@@ -64,18 +55,23 @@ class RecentRuns:
         if len(result.stdout_tail) > TAIL_CHARS or len(result.stderr_tail) > TAIL_CHARS:
             result = replace(result, stdout_tail=result.stdout_tail[-TAIL_CHARS:],
                              stderr_tail=result.stderr_tail[-TAIL_CHARS:])
-        entry = StripEntry(result.status, result.run_number, result.attempt)
+        status = result.status.value
         with self._lock:
             self._runs.append(result)
             strip = self._strips.get(result.task_id)
             if strip is None:
                 strip = self._strips[result.task_id] = deque(maxlen=self._strip_runs)
-            strip.append(entry)
+            strip.append(status)
 
-    def strip(self, task_id: str) -> list[StripEntry]:
-        """Return the task's last runs, oldest first."""
+    def strip(self, task_id: str) -> list[str]:
+        """Return the statuses of the task's last runs, oldest first."""
         with self._lock:
             return list(self._strips.get(task_id, ()))
+
+    def strips(self) -> dict[str, list[str]]:
+        """Return every task's strip at once (one lock for a whole /api/tasks)."""
+        with self._lock:
+            return {task_id: list(strip) for task_id, strip in self._strips.items()}
 
     def recent_runs(self, task_id: str | None, status: str | None,
                     limit: int) -> list[dict[str, Any]]:
