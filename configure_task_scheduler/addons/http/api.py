@@ -30,6 +30,11 @@ logger = logging.getLogger("configure_task_scheduler.http")
 
 TOKEN_VARIABLE = "CTS_HTTP_TOKEN"
 DEFAULT_RUNS = 50
+# How long one /api/tasks answer is shared by every client: pages polling every
+# few seconds, or a script polling 20 times a second, then cost the scheduler one
+# answer a second (10,000 tasks take tens of ms of the GIL). Control actions
+# drop it at once, so their effect shows in the next answer.
+TASKS_ANSWER_SECONDS = 1.0
 JSON_TYPE = "application/json"
 _TASK_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _TASK_PATH = re.compile(r"/api/tasks/([^/]*)")
@@ -98,16 +103,17 @@ class Api:
         runs: where `/api/runs` reads (default: `recent`).
         token: the control token; None or "": read-only.
         origins: this server's own origins ("http://127.0.0.1:8080").
-        wall: the clock's wall time (for countdowns).
+        wall, monotonic: the scheduler's clock (countdowns; the shared answer's age).
     """
 
     def __init__(self, steering: Steering, recent: RecentRuns, metrics: RunMetrics,
                  runs: RunSource | None, token: str | None, origins: frozenset[str],
-                 wall: Callable[[], datetime]) -> None:
+                 wall: Callable[[], datetime], monotonic: Callable[[], float]) -> None:
         self._steering, self._recent, self._metrics = steering, recent, metrics
         self._runs: RunSource = runs or recent
         self._token = token.encode() if token else None
-        self._origins, self._wall = origins, wall
+        self._origins, self._wall, self._monotonic = origins, wall, monotonic
+        self._tasks_answer: tuple[float, bytes] | None = None  # (built at, body)
         self._schedules: dict[str, tuple[object, str]] = {}  # task_id -> (schedule, words)
 
     @property
@@ -133,7 +139,7 @@ class Api:
             nonce, html = page.render(self.control_enabled)
             return Response(200, html, "text/html; charset=utf-8", nonce=nonce)
         if path == "/api/tasks":
-            return json_response(200, self.tasks_json())
+            return Response(200, self._tasks_body())
         if path == "/api/runs":
             return self._get_runs(query)
         if path == "/healthz":
@@ -159,6 +165,15 @@ class Api:
         return ""
 
     # -- reading -----------------------------------------------------------------
+
+    def _tasks_body(self) -> bytes:
+        """The /api/tasks answer, shared for TASKS_ANSWER_SECONDS (a race builds it twice)."""
+        now, cached = self._monotonic(), self._tasks_answer
+        if cached is not None and 0 <= now - cached[0] < TASKS_ANSWER_SECONDS:
+            return cached[1]
+        body = json_response(200, self.tasks_json()).body
+        self._tasks_answer = (now, body)
+        return body
 
     def tasks_json(self) -> dict[str, Any]:
         """The body of GET /api/tasks."""
@@ -263,6 +278,7 @@ class Api:
             status, message = self._apply(task_id, action)
         except KeyError:
             return error(404, f"no task {task_id!r}")
+        self._tasks_answer = None
         logger.info("http: %s task %s from %s: %s", action, task_id, request.client, message)
         if status >= 400:
             return error(status, message)
@@ -296,6 +312,7 @@ class Api:
         if summary is None:
             return error(409, "the config file could not be used; the tasks are unchanged "
                          "(the log says why)")
+        self._tasks_answer = None
         logger.info("http: reload from %s: %s", request.client, summary)
         return json_response(200, {"action": "reload", "message": str(summary)})
 

@@ -96,7 +96,7 @@ class HttpServer:
         port = server.server_address[1]
         self.url = f"http://{_url_host(self._host)}:{port}/"
         server.api = Api(self._steering, self.recent, self.metrics, self._runs, self._token,
-                         _origins(self._host, port), self._wall)
+                         _origins(self._host, port), self._wall, self._monotonic)
         self._server = server
         logger.info("http: serving on %s", self.url)
 
