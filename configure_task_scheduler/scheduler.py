@@ -264,7 +264,11 @@ class Scheduler:
     # -- running -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run the scheduler on a background thread; returns at once."""
+        """Run the scheduler on a background thread; returns at once.
+
+        Raises:
+            HttpError: the `http` address cannot be listened on (one line).
+        """
         self._claim_run()
         self._thread = threading.Thread(target=self._serve, args=(None,),
                                         name="scheduler-engine")

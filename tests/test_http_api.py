@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import subprocess
+import sys
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -234,3 +237,23 @@ def test_an_unknown_host_is_one_line_of_help() -> None:
                        r"unknown host 'no-such-host\.invalid'; use an IP address or a name "
                        r"of this machine$"):
         scheduler.start()
+
+
+def test_the_cli_exits_2_with_one_line_when_the_port_is_in_use(tmp_path: Any) -> None:
+    config = tmp_path / "tasks.json"
+    config.write_text('{"tasks": []}')
+    config.chmod(0o600)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        done = subprocess.run([sys.executable, "-m", "configure_task_scheduler", "--config",
+                               str(config), "--http", str(port)], capture_output=True,
+                              text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    finally:
+        taken.close()
+
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", (
+        f"http: cannot listen on 127.0.0.1:{port}: the port is already in use; choose "
+        "another port, or 0 for any free one\n"))

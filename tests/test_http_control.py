@@ -7,6 +7,7 @@ effect of every accepted action must show in `/api/tasks`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -180,3 +181,24 @@ def is_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_reload_with_the_token_applies_the_config_file(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CTS_HTTP_TOKEN", TOKEN)
+    config = tmp_path / "tasks.json"
+    entry = {"task_id": "a", "task_type": "shell", "entry_point": "true",
+             "interval_seconds": 3600}
+    config.write_text(json.dumps({"scheduler": {"http": "0", "reload_interval_seconds": 0},
+                                  "tasks": [entry]}))
+    scheduler = Scheduler.from_config(str(config))
+    with served(scheduler) as url:
+        config.write_text(json.dumps({"scheduler": {"http": "0"},
+                                      "tasks": [entry, entry | {"task_id": "b"}]}))
+        reply = request(url, "POST", "/api/reload", AUTH)
+        task_ids = [task["task_id"] for task in get_json(url, "/api/tasks")["tasks"]]
+
+    assert (reply.status, reply.json()) == (200, {
+        "action": "reload",
+        "message": "reloaded config: 1 added, 0 removed, 0 changed, 1 unchanged"})
+    assert task_ids == ["a", "b"]

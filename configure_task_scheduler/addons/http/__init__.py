@@ -10,7 +10,8 @@ history through an adapter. The engine never imports it; `scheduler` and
 """
 
 from .api import TOKEN_VARIABLE, Steering
-from .runs import RecentRuns, RunSource
+from .runs import RecentRuns, RecordSource, RunSource
 from .server import HttpError, HttpServer
 
-__all__ = ["HttpError", "HttpServer", "RecentRuns", "RunSource", "Steering", "TOKEN_VARIABLE"]
+__all__ = ["HttpError", "HttpServer", "RecentRuns", "RecordSource", "RunSource", "Steering",
+           "TOKEN_VARIABLE"]

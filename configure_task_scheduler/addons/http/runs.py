@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -83,6 +83,37 @@ class RecentRuns:
     def dropped_total(self) -> int:
         """Nothing is dropped in memory: older runs just make way."""
         return 0
+
+
+RUN_KEYS = ("task_id", "run_number", "attempt", "status", "planned_at", "started_at",
+            "ended_at", "duration_seconds", "exit_code", "error", "stdout_tail", "stderr_tail")
+
+
+class RecordSource:
+    """A `RunSource` over stored records, such as the run history's `RunRecord`s.
+
+    Args:
+        read: returns up to `limit` records of a task (None: all tasks), newest
+            first; each has the attributes named in `RUN_KEYS`, times as text.
+        dropped_total: how many records the store dropped.
+        name: shown in /api/runs as "source".
+
+    A status filter is applied to the newest `MAX_RUNS` records, so with one
+    the answer may hold fewer than `limit` runs.
+    """
+
+    def __init__(self, read: Callable[[str | None, int], Sequence[Any]],
+                 dropped_total: Callable[[], int], name: str = "history") -> None:
+        self._read, self._dropped, self.name = read, dropped_total, name
+
+    def recent_runs(self, task_id: str | None, status: str | None,
+                    limit: int) -> list[dict[str, Any]]:
+        records = self._read(task_id, limit if status is None else MAX_RUNS)
+        rows = [{key: getattr(record, key) for key in RUN_KEYS} for record in records]
+        return [row for row in rows if status is None or row["status"] == status][:limit]
+
+    def dropped_total(self) -> int:
+        return self._dropped()
 
 
 def _newest_matching(runs: list[RunResult], task_id: str | None, status: str | None,
