@@ -217,3 +217,14 @@ def test_close_cuts_open_connections_and_leaves_no_threads(
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_a_request_naming_another_host_is_refused_on_loopback(url: str) -> None:
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    reply = request(url, path="/api/tasks", headers={"Host": f"evil.example:{port}"})
+    own = request(url, path="/api/tasks", headers={"Host": f"localhost:{port}"})
+
+    assert (reply.status, reply.json()) == (421, {"error": (
+        f"this server answers to http://127.0.0.1:{port}, http://[::1]:{port}, "
+        f"http://localhost:{port}, not to Host 'evil.example:{port}'")})
+    assert own.status == 200

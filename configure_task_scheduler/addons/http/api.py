@@ -102,7 +102,8 @@ class Api:
         metrics: the run histograms.
         runs: where `/api/runs` reads (default: `recent`).
         token: the control token; None or "": read-only.
-        origins: this server's own origins ("http://127.0.0.1:8080").
+        origins: this server's own origins ("http://127.0.0.1:8080"); on a loopback
+            address, requests naming another Host are refused.
         wall, monotonic: the scheduler's clock (countdowns; the shared answer's age).
     """
 
@@ -113,6 +114,7 @@ class Api:
         self._runs: RunSource = runs or recent
         self._token = token.encode() if token else None
         self._origins, self._wall, self._monotonic = origins, wall, monotonic
+        self._loopback = "http://127.0.0.1" in {origin.rsplit(":", 1)[0] for origin in origins}
         self._tasks_answer: tuple[float, bytes] | None = None  # (built at, body)
         self._schedules: dict[str, tuple[object, str]] = {}  # task_id -> (schedule, words)
 
@@ -123,6 +125,12 @@ class Api:
     def handle(self, request: Request) -> Response:
         """Answer one request (its body, at most 64 KiB, is ignored: no endpoint takes one)."""
         path, _, query = request.target.partition("?")
+        host = request.headers.get("host")
+        if self._loopback and host is not None and f"http://{host}" not in self._origins:
+            # A page on another site that resolves its name to 127.0.0.1 (DNS
+            # rebinding) sends its own name here: it gets nothing.
+            return error(421, f"this server answers to {', '.join(sorted(self._origins))}, "
+                         f"not to Host {host!r}")
         if request.method == "POST":
             return self._post(request, path)
         if request.method != "GET":
