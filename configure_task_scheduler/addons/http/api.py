@@ -20,11 +20,12 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from ...task import RunStatus, TaskSnapshot
+from ...task import TaskSnapshot
 from . import page
 from .metrics import CONTENT_TYPE as METRICS_TYPE
 from .metrics import RunMetrics, render_metrics
-from .runs import MAX_RUNS, RecentRuns, RunSource, run_json
+from .runs import MAX_RUNS, RecentRuns, RunSource
+from .tasks_json import STATUS_VALUES, TaskEncoder
 
 logger = logging.getLogger("configure_task_scheduler.http")
 
@@ -40,9 +41,6 @@ _TASK_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _TASK_PATH = re.compile(r"/api/tasks/([^/]*)")
 _ACTION_PATH = re.compile(r"/api/tasks/([^/]*)/(run|pause|resume|cancel)")
 _RUN_QUERY = ("task_id", "status", "limit")
-# Built once: an enum's `.value` costs a descriptor call, 10,000 tasks times 8 of them.
-_STATUS_VALUES = {status: status.value for status in RunStatus}
-_NO_COUNTS = dict.fromkeys(_STATUS_VALUES.values(), 0)
 READ_ONLY = (f"control is disabled: start the scheduler with the environment variable "
              f"{TOKEN_VARIABLE} set to a secret, then send 'Authorization: Bearer <secret>'")
 WRONG_TOKEN = (f"missing or wrong token: send 'Authorization: Bearer <the value of "
@@ -116,7 +114,7 @@ class Api:
         self._origins, self._wall, self._monotonic = origins, wall, monotonic
         self._loopback = "http://127.0.0.1" in {origin.rsplit(":", 1)[0] for origin in origins}
         self._tasks_answer: tuple[float, bytes] | None = None  # (built at, body)
-        self._schedules: dict[str, tuple[object, str]] = {}  # task_id -> (schedule, words)
+        self._encoder = TaskEncoder()
 
     @property
     def control_enabled(self) -> bool:
@@ -179,16 +177,10 @@ class Api:
         now, cached = self._monotonic(), self._tasks_answer
         if cached is not None and 0 <= now - cached[0] < TASKS_ANSWER_SECONDS:
             return cached[1]
-        body = json_response(200, self.tasks_json()).body
+        body = self._encoder.tasks_text(self._steering.tasks(), self._recent.strips(),
+                                        self._wall(), self.control_enabled).encode()
         self._tasks_answer = (now, body)
         return body
-
-    def tasks_json(self) -> dict[str, Any]:
-        """The body of GET /api/tasks."""
-        now, strips = self._wall(), self._recent.strips()
-        return {"now": now.isoformat(), "control_enabled": self.control_enabled,
-                "tasks": [self._task_json(s, now, strips.get(s.task_id, []))
-                          for s in self._steering.tasks()]}
 
     def _get_task(self, task_id: str) -> Response:
         if not _TASK_ID.fullmatch(task_id):
@@ -197,39 +189,9 @@ class Api:
         now = self._wall()
         for snapshot in self._steering.tasks():
             if snapshot.task_id == task_id:
-                return json_response(200, self._task_json(snapshot, now,
-                                                          self._recent.strip(task_id)))
+                return json_response(200, self._encoder.task_json(
+                    snapshot, self._recent.strip(task_id), now))
         return error(404, f"no task {task_id!r}")
-
-    def _task_json(self, snapshot: TaskSnapshot, now: datetime,
-                   strip: list[str]) -> dict[str, Any]:
-        task, next_at = snapshot.task, snapshot.next_run_at
-        last = snapshot.last_result
-        counts = dict(_NO_COUNTS)
-        for status, count in snapshot.counts.items():
-            counts[_STATUS_VALUES[status]] = count
-        return {
-            "task_id": task.task_id, "task_name": task.task_name or task.task_id,
-            "task_type": task.task_type.value, "description": task.description,
-            "schedule": self._describe(snapshot), "enabled": task.enabled,
-            "state": snapshot.state.value,
-            "next_run_at": next_at.isoformat() if next_at else None,
-            "next_run_in_seconds": round((next_at - now).total_seconds(), 3)
-            if next_at else None,
-            "running": snapshot.running,
-            "last_result": run_json(last) if last else None,
-            "counts": counts, "recent": strip,
-        }
-
-    def _describe(self, snapshot: TaskSnapshot) -> str:
-        """The schedule in words, cached per schedule object (cron wording is not free)."""
-        schedule = snapshot.task.schedule
-        cached = self._schedules.get(snapshot.task_id)
-        if cached is not None and cached[0] is schedule:
-            return cached[1]
-        words = schedule.describe()
-        self._schedules[snapshot.task_id] = (schedule, words)
-        return words
 
     def _get_runs(self, query: str) -> Response:
         values, problem = read_run_query(query)
@@ -337,7 +299,7 @@ def read_run_query(query: str) -> tuple[dict[str, str], str]:
         if len(given) > 1:
             return {}, f"query parameter {name!r} given {len(given)} times"
     values = {name: given[0] for name, given in parsed.items()}
-    statuses = list(_STATUS_VALUES.values())
+    statuses = list(STATUS_VALUES.values())
     if "task_id" in values and not _TASK_ID.fullmatch(values["task_id"]):
         return {}, f"task_id: expected 1-64 letters, digits, '_', '-' or '.', found " \
                    f"{values['task_id']!r}"
