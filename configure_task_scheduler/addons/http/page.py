@@ -19,7 +19,7 @@ _STYLE = """
 --ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--info:#0969da;--idle:#6e7781}
 @media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;
 --line:#3d444d;--head:#151b23;--ok:#3fb950;--bad:#f85149;--warn:#d29922;--info:#4493f8;
---idle:#8b949e}}
+--idle:#8b949e}body .cell{color:#0d1117}}
 *{box-sizing:border-box}
 body{margin:0;padding:12px;background:var(--bg);color:var(--fg);
 font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
