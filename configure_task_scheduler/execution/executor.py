@@ -143,7 +143,8 @@ class PoolExecutor:
 
         Each process group gets SIGTERM, then SIGKILL after KILL_GRACE_SECONDS;
         the runs end `cancelled` (never retried). A Python call cannot be
-        killed from outside its thread: such runs are only counted.
+        killed from outside its thread: such runs are only counted. A run
+        reported started whose process is not spawned yet is not found.
 
         Returns:
             (shell runs terminated, Python runs in flight that cannot be cancelled).

@@ -88,14 +88,7 @@ def render_metrics(snapshots: Sequence[TaskSnapshot], metrics: RunMetrics,
     family(lines, "cts_runs_total", "counter", "Runs that ended, by task and final status.",
            [((("task_id", s.task_id), ("status", status.value)), count)
             for s in snapshots for status, count in sorted(s.counts.items()) if count])
-    lines += ["# HELP cts_run_duration_seconds How long runs took, by task.",
-              "# TYPE cts_run_duration_seconds histogram"]
-    for task_id, histogram in sorted(durations.items()):
-        lines += histogram_lines("cts_run_duration_seconds", (("task_id", task_id),),
-                                 histogram)
-    lines += ["# HELP cts_run_lateness_seconds How late first attempts started.",
-              "# TYPE cts_run_lateness_seconds histogram"]
-    lines += histogram_lines("cts_run_lateness_seconds", (), lateness)
+    lines += histogram_families(durations, lateness)
     family(lines, "cts_last_run_timestamp_seconds", "gauge",
            "When a task last ended a run in each status (Unix time).",
            [((("task_id", task_id), ("status", status)), when)
@@ -118,6 +111,18 @@ def render_metrics(snapshots: Sequence[TaskSnapshot], metrics: RunMetrics,
 
 
 Labels = Sequence[tuple[str, str]]
+
+
+def histogram_families(durations: dict[str, Histogram], lateness: Histogram) -> list[str]:
+    """The duration histogram of every task, then the lateness histogram."""
+    lines = ["# HELP cts_run_duration_seconds How long runs took, by task.",
+             "# TYPE cts_run_duration_seconds histogram"]
+    for task_id, histogram in sorted(durations.items()):
+        lines += histogram_lines("cts_run_duration_seconds", (("task_id", task_id),),
+                                 histogram)
+    lines += ["# HELP cts_run_lateness_seconds How late first attempts started.",
+              "# TYPE cts_run_lateness_seconds histogram"]
+    return lines + histogram_lines("cts_run_lateness_seconds", (), lateness)
 
 
 def family(lines: list[str], name: str, kind: str, help_text: str,
