@@ -210,7 +210,7 @@ def test_close_cuts_open_connections_and_leaves_no_threads(
         busy_scheduler: Scheduler) -> None:
     server = open_server(busy_scheduler, timeout_seconds=60.0)
     idle = [connect(server.url) for _ in range(5)]
-    wait_until(lambda: sum(t.name.startswith("Thread-") for t in threading.enumerate()) >= 5)
+    wait_until(lambda: sum(t.name == "http-connection" for t in threading.enumerate()) >= 5)
     server.close()  # returns without waiting for the 60 s deadlines
     try:
         assert all(closed_by_server(sock) for sock in idle)

@@ -245,6 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def setup(self) -> None:
+        threading.current_thread().name = "http-connection"  # in thread dumps and leak checks
         super().setup()
         self.connection.settimeout(self.server.timeout_seconds)  # each socket operation
 
