@@ -1,4 +1,4 @@
-"""Benchmarks: lateness, throughput, idle cost, scale, reload, cron, long-run memory, history.
+"""Benchmarks: lateness, throughput, idle cost, scale, reload, cron, long-run memory, history, HTTP.
 
     python3 benchmarks/run.py                      # every scenario once
     python3 benchmarks/run.py --repeat 3           # medians of 3, with min-max
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import scenarios  # noqa: E402
 
 SCENARIOS = ("lateness", "throughput", "spread", "saturation", "ramp", "idle", "scale", "reload",
-             "cron", "memory", "history")
+             "cron", "memory", "history", "http")
 
 
 def run_scenario(name: str, subject: str) -> dict[str, float] | None:

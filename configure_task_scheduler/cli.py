@@ -30,10 +30,17 @@ from .addons.history import (
     lock_path_for,
     report,
 )
+from .addons.http import HttpError
 from .clock import FakeClock, RealClock
-from .config import LoadedConfig, insecure_config_reason, load_config
+from .config import (
+    HTTP_ADDRESS_EXPECTED,
+    LoadedConfig,
+    insecure_config_reason,
+    load_config,
+    parse_http_address,
+)
 from .errors import ConfigError
-from .execution import PoolExecutor, RunLogFilter, capture_output
+from .execution import TERMINATE_SECONDS, PoolExecutor, RunLogFilter, capture_output
 from .log_formats import JsonFormatter, MessageFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import describe_seconds
@@ -65,6 +72,7 @@ EXAMPLES = (
     ("--simulate 7d", "the runs of the coming week, in a second"),
     ("--history backup --limit 5", "the last 5 runs of task backup"),
     ("--status --format json", "is it running, each task's last and next run"),
+    ("--http 8080", "also serve a status page on 127.0.0.1:8080"),
 )
 EXIT_STATUSES = """\
 exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, or
@@ -119,6 +127,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         help="treat any problem in the config as fatal (exit 2)")
     parser.add_argument("--max-workers", type=_positive_int, metavar="N",
                         help="runs that may execute at once (default: scheduler.max_workers)")
+    parser.add_argument("--http", type=_http_address, metavar="[HOST:]PORT",
+                        help="serve the status page, JSON API (/api/tasks, /api/runs, "
+                             "/healthz) and /metrics while running; HOST defaults to "
+                             "127.0.0.1, PORT 0 picks a free port; set CTS_HTTP_TOKEN to "
+                             "enable control (default: scheduler.http)")
     parser.add_argument("--allow-insecure-config", action="store_true",
                         help="load the config even if it is unsafe, e.g. writable by other "
                              "users (its commands run with your rights)")
@@ -263,7 +276,7 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
         return simulate(config, args.simulate, show_decisions=level == "DEBUG")
     check_file = None if args.allow_insecure_config else insecure_config_reason
     return serve(config, args.max_workers or config.settings.max_workers, args.duration,
-                 check_file)
+                 check_file, args.http)
 
 
 def configure_logging(level: str, log_format: str = "text") -> None:
@@ -381,17 +394,20 @@ def _execute_now(task: Task, secrets: Secrets) -> tuple[RunResult | None, int | 
     reporter = _OneResult()
     received: list[int] = []
 
+    # The handler only notes the signal and wakes the wait: it runs in the main
+    # thread, which may be inside submit() holding the executor's lock.
     def interrupt(signum: int) -> None:
         if not received:
             received.append(signum)
-            if not executor.terminate_now():  # else its worker reports the run
-                reporter.done.set()  # a Python call cannot be stopped: do not wait for it
+            reporter.done.set()
 
     actions = SignalActions(stop=interrupt, reload=None, quit_now=interrupt,
                             status_lines=lambda: [f"{task.task_id}: running (--run)"])
     with handling(actions):
         executor.submit(Run(task, 1, clock.wall(), clock.monotonic(), secrets=secrets), reporter)
         run_awake_to_signals(reporter.done.wait)
+        if received and executor.terminate_now():  # a shell run's worker reports its end
+            reporter.finished.wait(TERMINATE_SECONDS)
     executor.shutdown(0)
     return reporter.result, (received[0] if received else None)
 
@@ -400,7 +416,8 @@ class _OneResult:
     """A `RunReporter` that keeps the result of a single run."""
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self.done = threading.Event()  # the result is known, or a stop signal came
+        self.finished = threading.Event()  # the result is known
         self.result: RunResult | None = None
 
     def run_started(self, run: Run, started_at: object, started_monotonic: float) -> bool:
@@ -409,6 +426,7 @@ class _OneResult:
 
     def run_finished(self, run: Run, result: RunResult) -> None:
         self.result = result
+        self.finished.set()
         self.done.set()
 
     def run_released(self, run: Run) -> None:
@@ -458,15 +476,16 @@ class SimulatedLog(logging.Filter):
 
 
 def serve(config: LoadedConfig, max_workers: int, duration: float | None,
-          check_file: Callable[[str], str | None] | None) -> int:
+          check_file: Callable[[str], str | None] | None, http: str | None = None) -> int:
     """Run the scheduler until a signal (or for `duration` seconds); return the exit status.
 
     SIGHUP (or a change to the file) reloads the config without a restart.
+    Returns 2 if the HTTP server cannot listen (--http or scheduler.http).
     """
     if not config.tasks:
         logger.warning("%s: no tasks; running idle until a reload brings some", config.path)
     scheduler = Scheduler.from_loaded(config, max_workers=max_workers, check_file=check_file,
-                                      capture_output=True)
+                                      capture_output=True, http=http)
     lock = None
     try:
         if config.settings.state_path is None:  # else the state database holds the lock
@@ -488,6 +507,9 @@ def _serve_until_stopped(scheduler: Scheduler, duration: float | None) -> int:
     with handling(scheduler.signal_actions(quit_now=_QuitNow(scheduler))):
         try:
             run_awake_to_signals(lambda: scheduler.run_forever(duration))
+        except HttpError as problem:  # --http or scheduler.http cannot be listened on
+            print(problem, file=sys.stderr)
+            return EXIT_BAD_INPUT
         except Exception:  # logged by the scheduler as it stopped; the details at DEBUG
             logger.debug("the scheduler failed", exc_info=True)
             scheduler.terminate_now()  # in case the shutdown itself failed
@@ -639,6 +661,12 @@ def _duration(text: str) -> float:
         return preview.parse_duration(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _http_address(text: str) -> str:
+    if parse_http_address(text) is None:
+        raise argparse.ArgumentTypeError(f"expected {HTTP_ADDRESS_EXPECTED}, found {text!r}")
+    return text
 
 
 def _positive_int(text: str) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,6 +24,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from .addons.history import RunRecord, StateDatabase, catch_up_problems
+from .addons.http import TOKEN_VARIABLE, HttpServer, RecordSource
 from .addons.reload import ConfigWatcher, ReloadSummary
 from .clock import Clock, RealClock
 from .config import (
@@ -30,6 +32,7 @@ from .config import (
     SchedulerSettings,
     default_task_id,
     load_config,
+    parse_http_address,
     read_settings,
     read_task,
 )
@@ -71,6 +74,9 @@ class Scheduler:
             running, the scheduler holds a lock beside it (one instance at a time).
         history_days, history_max_rows: how long and how many rows per task the
             history keeps.
+        http: serve the status page, JSON API and metrics on "[HOST:]PORT"
+            while running (HOST defaults to 127.0.0.1; PORT 0: any free port);
+            control is enabled by the environment variable CTS_HTTP_TOKEN.
         clock, executor: the seams, for tests and simulation.
 
     Raises:
@@ -81,11 +87,11 @@ class Scheduler:
                  timezone: str | tzinfo | None = None,
                  shutdown_timeout_seconds: float = _DEFAULTS.shutdown_timeout_seconds,
                  state_path: str | None = None, history_days: float = _DEFAULTS.history_days,
-                 history_max_rows: int = _DEFAULTS.history_max_rows,
+                 history_max_rows: int = _DEFAULTS.history_max_rows, http: str | None = None,
                  capture_output: bool = False, clock: Clock | None = None,
                  executor: Executor | None = None) -> None:
         settings, problems = _read_arguments(max_workers, timezone, shutdown_timeout_seconds,
-                                             state_path, history_days, history_max_rows)
+                                             state_path, history_days, history_max_rows, http)
         if problems:
             raise ConfigError(problems)
         self._clock = clock or RealClock()
@@ -103,6 +109,7 @@ class Scheduler:
         self._serving: threading.Thread | None = None  # the thread in _serve, if any
         self._served = threading.Event()  # set once _serve has shut everything down
         self._cut_short: list[Run] = []  # what the shutdown cut short (see runs_left_running)
+        self._http = self._make_http(settings.http)
 
     @classmethod
     def from_config(cls, path: str, *, strict: bool = True, max_workers: int | None = None,
@@ -131,8 +138,11 @@ class Scheduler:
     @classmethod
     def from_loaded(cls, config: LoadedConfig, *, max_workers: int | None = None,
                     check_file: Callable[[str], str | None] | None = None,
-                    capture_output: bool = False) -> Scheduler:
-        """Build a scheduler from a config that `load_config` already read (see `from_config`)."""
+                    capture_output: bool = False, http: str | None = None) -> Scheduler:
+        """Build a scheduler from a config that `load_config` already read (see `from_config`).
+
+        `http` overrides `scheduler.http` (the CLI's --http).
+        """
         settings = config.settings
         workers = settings.max_workers if max_workers is None else max_workers
         problems = catch_up_problems(config.tasks, config.path, settings.state_path)
@@ -142,6 +152,7 @@ class Scheduler:
                         shutdown_timeout_seconds=settings.shutdown_timeout_seconds,
                         state_path=settings.state_path, history_days=settings.history_days,
                         history_max_rows=settings.history_max_rows,
+                        http=settings.http if http is None else http,
                         capture_output=capture_output)
         if scheduler._state is not None:
             scheduler._state.guard(config.path)
@@ -246,6 +257,29 @@ class Scheduler:
         if not self._engine.run_now(task_id):
             raise KeyError(f"no task {task_id!r}")
 
+    def cancel(self, task_id: str) -> tuple[int, int]:
+        """Terminate the task's shell runs in flight, as a timeout does (they end `cancelled`).
+
+        Returns:
+            (runs terminated, Python runs in flight, which cannot be cancelled).
+
+        Raises:
+            KeyError: no task has that id.
+        """
+        self._task(task_id)
+        if not isinstance(self._executor, PoolExecutor):
+            return 0, 0
+        return self._executor.cancel(task_id)
+
+    def loop_stalled_reason(self) -> str:
+        """Return why the scheduler's loop is not alive, or "" while it is (for /healthz)."""
+        return self._engine.loop_stalled_reason()
+
+    @property
+    def http_url(self) -> str:
+        """The status page's URL once the HTTP server listens ("http://127.0.0.1:8080/"), else ""."""
+        return self._http.url if self._http is not None else ""
+
     def tasks(self) -> list[TaskSnapshot]:
         """Return a consistent snapshot of every task: state, next run, last result, counts."""
         return self._engine.snapshot()
@@ -297,6 +331,9 @@ class Scheduler:
 
         If the program ends without calling `stop()` (its main thread returns,
         or raises), the scheduler is stopped gracefully at interpreter exit.
+
+        Raises:
+            HttpError: the `http` address cannot be listened on (one line).
         """
         self._claim_run()
         self._thread = threading.Thread(target=self._serve, args=(None,), name="cts-engine",
@@ -336,10 +373,29 @@ class Scheduler:
         return [status_line(snapshot) for snapshot in self.tasks()]
 
     def _claim_run(self) -> None:
+        """Mark the scheduler used; open the HTTP server (its errors are raised here)."""
         if self._used:
             raise RuntimeError("a Scheduler runs once: after stop(), make a new one")
         self.open_state()
         self._used = True
+        if self._http is not None:
+            self._http.open()
+
+    def _make_http(self, address: str | None) -> HttpServer | None:
+        """The HTTP add-on, its run listeners subscribed (it listens once running)."""
+        parsed = parse_http_address(address) if address is not None else None
+        if parsed is None:
+            return None
+        runs = None
+        if self._state is not None:  # /api/runs and the page read the run history
+            writer = self._state.writer
+            runs = RecordSource(lambda task_id, limit: self.history(task_id, limit),
+                                lambda: writer.dropped)
+        server = HttpServer(self, *parsed, token=os.environ.get(TOKEN_VARIABLE) or None,
+                            wall=self._clock.wall, monotonic=self._clock.monotonic, runs=runs)
+        for listener in server.listeners:
+            self._engine.subscribe(listener)
+        return server
 
     def open_state(self) -> None:
         """With a `state_path`: take the lock, open the history, catch up missed runs.
@@ -411,6 +467,8 @@ class Scheduler:
     def _run_engine(self, duration_seconds: float | None) -> None:
         if self._watcher is not None:
             self._watcher.start()
+        if self._http is not None:
+            self._http.start()
         try:
             self._engine.run(duration_seconds)
         except Exception as error:  # a bug: say so before the shutdown's lines; re-raised
@@ -423,6 +481,8 @@ class Scheduler:
                         "%gs to terminate what is left", self.shutdown_timeout_seconds,
                         TERMINATE_SECONDS)
             self._cut_short = self._engine.shutdown(self.shutdown_timeout_seconds)
+            if self._http is not None:  # the page shows the shutdown until here
+                self._http.close()
             if self._state is not None:
                 self._state.close()
             logger.info("scheduler stopped")
@@ -450,13 +510,15 @@ def _entry_for(target: Any, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_arguments(max_workers: Any, timezone: Any, shutdown_timeout_seconds: Any,
-                    state_path: Any, history_days: Any,
-                    history_max_rows: Any) -> tuple[SchedulerSettings, list[Problem]]:
+                    state_path: Any, history_days: Any, history_max_rows: Any,
+                    http: Any) -> tuple[SchedulerSettings, list[Problem]]:
     """Check the constructor's arguments as the config's `scheduler` section is checked."""
     section = {"max_workers": max_workers, "shutdown_timeout_seconds": shutdown_timeout_seconds,
                "history_days": history_days, "history_max_rows": history_max_rows}
     if state_path is not None:
         section["state_path"] = str(state_path)
+    if http is not None:
+        section["http"] = http
     if timezone is not None and not isinstance(timezone, tzinfo):
         section["timezone"] = timezone
     return read_settings(section, "")

@@ -33,6 +33,8 @@ class RunStatus(str, enum.Enum):
     `missed` (it would have started later than misfire_grace_seconds).
     `interrupted` is only ever written by the run history: a run that was in
     flight when an earlier scheduler process died (kill -9, power loss).
+    `cancelled`: a shell run terminated on request (`PoolExecutor.cancel`);
+    it is not retried.
     """
 
     SUCCEEDED = "succeeded"
@@ -41,6 +43,7 @@ class RunStatus(str, enum.Enum):
     SKIPPED = "skipped"
     MISSED = "missed"
     INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
 
 
 EMPTY_KWARGS: Mapping[str, Any] = MappingProxyType({})

@@ -256,8 +256,13 @@ def test_top_level_problems_are_all_reported_together(write_config: WriteConfig)
     ({"reload_interval_seconds": 0}, SchedulerSettings(4, 10, reload_interval_seconds=0)),
     ({"reload_interval_seconds": 0.5}, SchedulerSettings(4, 10, reload_interval_seconds=0.5)),
     ({}, SchedulerSettings(4, 10, reload_interval_seconds=2)),
+    ({"http": "8080"}, SchedulerSettings(http="8080")),
+    ({"http": "0"}, SchedulerSettings(http="0")),
+    ({"http": "0.0.0.0:65535"}, SchedulerSettings(http="0.0.0.0:65535")),
+    ({"http": "[::1]:1024"}, SchedulerSettings(http="[::1]:1024")),
 ], ids=["one-worker", "many-workers", "zero-shutdown", "fractional-shutdown", "no-polling",
-        "fractional-polling", "empty"])
+        "fractional-polling", "empty", "http-port", "http-any-port", "http-host",
+        "http-ipv6"])
 def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
                                                 scheduler: dict[str, Any],
                                                 expected: SchedulerSettings) -> None:
@@ -295,11 +300,20 @@ def test_scheduler_settings_accept_their_ranges(write_config: WriteConfig,
      'string)'),
     ({"threads": 2},
      '"threads": unknown key, known keys: max_workers, shutdown_timeout_seconds, timezone, '
-     "reload_interval_seconds, state_path, history_days, history_max_rows"),
+     "reload_interval_seconds, state_path, history_days, history_max_rows, http"),
+    ({"http": 8080}, 'http: expected "[HOST:]PORT" with PORT 0 (any free port) or '
+                     "1024-65535, found 8080"),
+    ({"http": "80"}, 'http: expected "[HOST:]PORT" with PORT 0 (any free port) or '
+                     '1024-65535, found "80" (a string)'),
+    ({"http": "localhost:"}, 'http: expected "[HOST:]PORT" with PORT 0 (any free port) or '
+                             '1024-65535, found "localhost:" (a string)'),
+    ({"http": "host:70000"}, 'http: expected "[HOST:]PORT" with PORT 0 (any free port) or '
+                             '1024-65535, found "host:70000" (a string)'),
 ], ids=["workers-zero", "workers-negative", "workers-float", "workers-string",
         "workers-boolean", "workers-null", "shutdown-negative", "shutdown-string",
         "shutdown-boolean", "shutdown-infinite", "shutdown-nan", "reload-negative",
-        "reload-string", "typo", "partial-name", "no-close-key"])
+        "reload-string", "typo", "partial-name", "no-close-key", "http-number",
+        "http-privileged", "http-no-port", "http-port-too-big"])
 def test_bad_scheduler_setting_raises(write_config: WriteConfig, scheduler: dict[str, Any],
                                       message: str) -> None:
     path = write_config({"scheduler": scheduler, "tasks": [shell_entry()]})

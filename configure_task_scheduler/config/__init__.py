@@ -6,12 +6,13 @@ can edit). Never runs, plans or schedules anything, and never reads the clock:
 it builds `Task` records for the registry and the engine to use.
 """
 
+from .checks import HTTP_ADDRESS_EXPECTED, parse_http_address
 from .entry_points import default_task_id
 from .loader import LoadedConfig, load_config, read_settings, read_task
 from .reference import SchedulerSettings
 from .safety import insecure_config_reason
 
 __all__ = [
-    "LoadedConfig", "SchedulerSettings", "default_task_id", "insecure_config_reason",
-    "load_config", "read_settings", "read_task",
+    "HTTP_ADDRESS_EXPECTED", "LoadedConfig", "SchedulerSettings", "default_task_id",
+    "insecure_config_reason", "load_config", "parse_http_address", "read_settings", "read_task",
 ]

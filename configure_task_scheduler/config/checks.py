@@ -252,6 +252,32 @@ def _anything(value: Any) -> str | None:
     return None if value is not _MISSING else "a value"
 
 
+# Ports below 1024 need root on most systems: a scheduler should never run as root.
+_HTTP_ADDRESS = re.compile(r"(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):)?([0-9]{1,5})")
+HTTP_ADDRESS_EXPECTED = '"[HOST:]PORT" with PORT 0 (any free port) or 1024-65535'
+
+
+def parse_http_address(text: str) -> tuple[str, int] | None:
+    """Split "[HOST:]PORT" into (host, port); None if it is not one.
+
+    The host defaults to 127.0.0.1 (only this machine); an IPv6 host is
+    written in brackets ("[::1]:8080"). Privileged ports (1-1023) are refused.
+    Whether the host exists is only known when the server binds.
+    """
+    match = _HTTP_ADDRESS.fullmatch(text)
+    if match is None:
+        return None
+    port = int(match[2])
+    if 0 < port < 1024 or port > 65535:
+        return None
+    return (match[1] or "127.0.0.1").strip("[]"), port
+
+
+def _http_address(value: Any) -> str | None:
+    return None if isinstance(value, str) and parse_http_address(value) is not None \
+        else HTTP_ADDRESS_EXPECTED
+
+
 TASK_ID: Check = _task_id
 PYTHON_ENTRY_POINT: Check = _python_entry_point
 SHELL_COMMAND: Check = _shell_command
@@ -263,6 +289,7 @@ LIST_OR_TUPLE: Check = _list_or_tuple
 BOOLEAN_OR_NULL: Check = _boolean_or_null
 OBJECT: Check = _object
 ANYTHING: Check = _anything
+HTTP_ADDRESS: Check = _http_address
 TASK_TYPE: Check = one_of("python", "shell")
 
 # The stated ranges (README, Config reference). Ten years is longer than any

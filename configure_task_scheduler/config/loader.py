@@ -177,6 +177,7 @@ def read_settings(section: Any, file: str) -> tuple[SchedulerSettings, list[Prob
                                  scheduler_default("history_days")),
         history_max_rows=reader.read("history_max_rows", checks.HISTORY_MAX_ROWS,
                                      scheduler_default("history_max_rows")),
+        http=reader.read("http", checks.HTTP_ADDRESS, scheduler_default("http")),
     )
     return settings, reader.problems
 

@@ -28,6 +28,7 @@ class SchedulerSettings:
     state_path: str | None = None
     history_days: float = 30.0
     history_max_rows: int = 100_000
+    http: str | None = None  # "[HOST:]PORT" of the HTTP add-on (see parse_http_address), None: off
 
 
 def _json(value: Any) -> str:
@@ -102,6 +103,8 @@ SCHEDULER_FIELDS: dict[str, str] = {
                     f"36,500; default {_S['history_days']:g})",
     "history_max_rows": "keep at most this many history rows per task (1 to 100,000,000; "
                         f"default {_S['history_max_rows']})",
+    "http": 'serve the status page, JSON API and metrics on "[HOST:]PORT" '
+            "(default: off; HOST defaults to 127.0.0.1, PORT 0 picks a free port)",
 }
 
 

@@ -159,6 +159,23 @@ class Engine:
                           next_event_at if next_event_at is not None else math.inf)
             self._alarm.sleep(max(wake_at - now, 0.0), now)  # 4. until the next event
 
+    def loop_stalled_reason(self) -> str:
+        """Return why the loop is not alive, or "" while it is (for health checks).
+
+        Alive means running, not stopping, and through its loop within the last
+        2 x MAX_WAIT_SECONDS (the longest it sleeps at once): a loop stuck in a
+        listener or on a lock stops passing. Thread-safe; takes no lock.
+        """
+        if self._stop_requested:
+            return "the scheduler is stopping"
+        if not self._running:
+            return "the scheduler loop is not running"
+        behind_seconds = self._clock.monotonic() - self._pass.monotonic
+        if behind_seconds > 2 * MAX_WAIT_SECONDS:
+            return (f"the scheduler loop has not passed for {behind_seconds:.0f}s "
+                    f"(more than {2 * MAX_WAIT_SECONDS:g}s): it is stuck")
+        return ""
+
     def stop(self) -> None:
         """Stop planning runs: `run()` returns promptly. Thread-safe; runs in flight go on."""
         self._stop_requested = True

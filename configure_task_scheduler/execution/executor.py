@@ -143,6 +143,7 @@ class PoolExecutor:
         # Worker n's run in progress, or None; only worker n writes slot n.
         self._running: list[Run | None] = []
         self._processes: dict[int, tuple[subprocess.Popen[bytes], Run]] = {}
+        self._cancelled: set[int] = set()  # pids that cancel() terminated
         self._closed = False
         self._terminating = False  # set once: a process started from now on is killed at once
         self._starting = 0  # commands being started, not registered in _processes yet
@@ -195,6 +196,30 @@ class PoolExecutor:
         self._close()
         self._release_queued()
         return self._terminate_processes()
+
+    def cancel(self, task_id: str) -> tuple[int, int]:
+        """Terminate the shell runs in flight of a task the way a timeout does.
+
+        Each process group gets SIGTERM, then SIGKILL after KILL_GRACE_SECONDS;
+        the runs end `cancelled` (never retried). A Python call cannot be
+        killed from outside its thread: such runs are only counted. A run
+        reported started whose process is not spawned yet is not found.
+
+        Returns:
+            (shell runs terminated, Python runs in flight that cannot be cancelled).
+        """
+        with self._lock:
+            processes = [process for process, run in self._processes.values()
+                         if run.task.task_id == task_id]
+            self._cancelled.update(process.pid for process in processes)
+            python_runs = sum(1 for run in self._running if run is not None
+                              and run.task.task_id == task_id
+                              and run.task.task_type is TaskType.PYTHON)
+        for process in processes:
+            logger.warning("task %s: cancelling its run in flight (process group %d)",
+                           task_id, process.pid)
+        terminate_groups(processes, KILL_GRACE_SECONDS, self._clock)
+        return len(processes), python_runs
 
     def _close(self) -> None:
         """Phase 1 of shutdown: take no more runs; each worker leaves at its sentinel."""
@@ -358,7 +383,10 @@ class PoolExecutor:
         finally:
             with self._lock:
                 self._processes.pop(process.pid, None)
-        return make_result(run, self._clock, started_at, started, *_shell_status(run, outcome),
+                cancelled = process.pid in self._cancelled
+                self._cancelled.discard(process.pid)
+        status = _shell_status(run, outcome, cancelled)
+        return make_result(run, self._clock, started_at, started, *status,
                            stdout_tail=outcome.stdout_tail, stderr_tail=outcome.stderr_tail)
 
     def _start_process(self, run: Run) -> subprocess.Popen[bytes]:
@@ -386,8 +414,11 @@ class PoolExecutor:
         return process
 
 
-def _shell_status(run: Run, outcome: Any) -> tuple[RunStatus, int, str]:
+def _shell_status(run: Run, outcome: Any, cancelled: bool) -> tuple[RunStatus, int, str]:
     """Return (status, exit code, error summary) of a finished command."""
+    if cancelled:
+        return (RunStatus.CANCELLED, outcome.exit_code,
+                "cancelled on request; process group terminated")
     if outcome.timed_out:
         error = f"timed out after {run.task.timeout_seconds:g}s; process group terminated"
         return RunStatus.TIMED_OUT, outcome.exit_code, error
