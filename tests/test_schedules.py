@@ -229,3 +229,23 @@ def test_upcoming_runs_of_a_one_shot_stops_after_its_one_run() -> None:
     assert iso_times(upcoming_runs(schedule, utc("2026-12-01T00:00:00"), 3)) == [
         "2026-12-24T18:00:00+01:00"]
     assert upcoming_runs(schedule, utc("2026-12-25T00:00:00"), 3) == []
+
+
+@pytest.mark.parametrize(("schedule", "fixed"), [
+    (CronSchedule("30 2 * * *", "UTC"), True),
+    (CronSchedule("0,30 9-17 * * 1-5", "UTC"), True),
+    (CronSchedule("@daily", "UTC"), True),
+    (CronSchedule("* * * * *", "UTC"), False),
+    (CronSchedule("0 * * * *", "UTC"), False),
+    (CronSchedule("30 */2 * * *", "UTC"), False),
+    (CronSchedule("@reboot", "UTC"), False),
+    (IntervalSchedule(7200, align=True, timezone="UTC"), True),
+    (IntervalSchedule(3600, align=True, timezone="UTC"), False),
+    (IntervalSchedule(300, align=True, timezone="UTC"), False),
+    (IntervalSchedule(300, timezone="UTC"), False),
+    (OneShotSchedule("2026-12-24T18:00:00", "UTC"), True),
+], ids=["cron-fixed", "cron-lists", "daily", "every-minute", "hourly", "hour-step",
+        "reboot", "aligned-2h", "aligned-1h", "aligned-5m", "plain-interval", "one-shot"])
+def test_fixed_time_schedules_are_those_debian_cron_would_not_repeat_after_a_step_back(
+        schedule: Schedule, fixed: bool) -> None:
+    assert schedule.at_fixed_times is fixed

@@ -284,7 +284,7 @@ class Engine:
         """
         last, self._last_reading = self._last_reading, now
         skew = planning.wall_clock_skew(last, now) if last is not None else 0.0
-        if abs(skew) < CLOCK_JUMP_SECONDS:
+        if last is None or abs(skew) < CLOCK_JUMP_SECONDS:
             return
         logger.warning("the wall clock jumped %s by %.1fs (clock change or suspend); "
                        "re-planning calendar tasks", "forward" if skew > 0 else "back", abs(skew))
@@ -293,7 +293,9 @@ class Engine:
                 if generation.slot is not None and not generation.task.schedule.on_monotonic_clock:
                     # A new slot, same generation: the old slot's event goes stale,
                     # a pending retry or extra run does not.
-                    self._enqueue(generation, planning.moved_slot(generation.slot, now), now)
+                    slot = planning.moved_slot(generation.task, generation.slot, last, now,
+                                               self._random)
+                    self._enqueue(generation, slot, now)
 
     # -- a run is due ------------------------------------------------------------
 

@@ -68,6 +68,11 @@ class CronSchedule:
         """Always False: cron times are wall-clock times (the engine's Schedule protocol)."""
         return False
 
+    @property
+    def at_fixed_times(self) -> bool:
+        """True if neither the minute nor the hour field starts with `*` (Vixie's flags)."""
+        return self._fields is not None and self._fields.follows_wall_clock
+
     def next_after(self, when: datetime) -> datetime | None:
         """Return the first fire time strictly after `when`.
 

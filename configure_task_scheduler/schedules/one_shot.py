@@ -42,6 +42,10 @@ class OneShotSchedule:
     def on_monotonic_clock(self) -> bool:
         return False
 
+    @property
+    def at_fixed_times(self) -> bool:
+        return True
+
     def next_after(self, when: datetime) -> datetime | None:
         """Return the one run if it is still ahead of `when`, else None."""
         require_aware(when)
