@@ -6,7 +6,7 @@ from datetime import datetime, timezone, tzinfo
 
 from ..errors import ScheduleError
 from .base import require_aware
-from .zones import resolve_timezone
+from .zones import first_real_instant, resolve_timezone
 
 _UTC = timezone.utc
 
@@ -64,7 +64,7 @@ def _parse_instant(when: str | datetime, timezone: tzinfo) -> datetime:
         except ValueError:
             raise ScheduleError(f'expected an ISO 8601 date-time like "2026-12-24T18:00:00", '
                                 f'found "{when}"') from None
-    if when.tzinfo is None:  # local wall time; a skipped time moves past the gap
-        when = when.replace(tzinfo=timezone)
+    if when.tzinfo is None:  # local wall time: skipped or repeated, cron's rule for fixed times
+        return first_real_instant(when, timezone).astimezone(timezone)
     # Through UTC: astimezone() into the same zone would keep a skipped wall time as is.
     return when.astimezone(_UTC).astimezone(timezone)
