@@ -27,7 +27,7 @@ import math
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -323,8 +323,7 @@ class Engine:
             if self._generations.get(task_id) is not generation or generation.slot is not slot:
                 return  # the task was removed or changed, or a clock jump moved this slot
             now = self._pass
-            run = Run(generation.task, self._book.next_run_number(task_id), slot.wall,
-                      slot.monotonic)
+            run = self._book.new_run(generation.task, slot.wall, slot.monotonic)
             self._plan_next_run(generation, now)
         self._dispatch(run, now.monotonic)
 
@@ -346,8 +345,7 @@ class Engine:
                             "changed or removed before it started", task_id)
                 return
             now = self._now()
-            run = Run(generation.task, self._book.next_run_number(task_id), now.wall,
-                      now.monotonic)
+            run = self._book.new_run(generation.task, now.wall, now.monotonic)
         self._dispatch(run, now.monotonic)
 
     def _dispatch(self, run: Run, now: float) -> None:
@@ -410,13 +408,14 @@ class Engine:
         due = self._clock.monotonic() + delay
         with self._lock:
             generation = self._generations.get(run.task.task_id)
-            if generation is None:
-                return False
+            if generation is None or not self._book.is_current(run):
+                return False  # removed (and perhaps added again): the run's task is gone
             if generation.slot is not None and due >= generation.slot.monotonic:
                 logger.warning("task %s run %d not retried: its next run is due before the "
                                "retry would be", run.task.task_id, run.run_number)
                 return False
-            retry = Run(generation.task, run.run_number, run.planned_at, due, run.attempt + 1)
+            retry = replace(run, task=generation.task, planned_monotonic=due,
+                            attempt=run.attempt + 1)
             self._book.hold_retry(retry, result)
             self._enter(due, self._on_retry_due, run.task.task_id, generation, retry)
             self._alarm.wake_for(due)
@@ -436,7 +435,7 @@ class Engine:
         slot = generation.slot
         next_run_at = slot.wall if slot is not None and self._running else None
         return TaskSnapshot(task, _state_of(generation, tally), next_run_at, tally.running,
-                            tally.last_result, tally.counts)
+                            tally.last_result, tally.counts, tally.queued)
 
 
 def _state_of(generation: _Generation, tally: RunTally) -> TaskState:
@@ -444,4 +443,6 @@ def _state_of(generation: _Generation, tally: RunTally) -> TaskState:
         return TaskState.DISABLED
     if tally.running:
         return TaskState.RUNNING
+    if tally.queued:
+        return TaskState.QUEUED
     return TaskState.SCHEDULED if generation.slot is not None else TaskState.FINISHED
