@@ -95,7 +95,7 @@ class RunBook:
             self._listeners = (*self._listeners, listener)
 
     def new_run(self, task: Task, planned_at: datetime, planned_monotonic: float) -> Run:
-        """Number the task's next run (1, 2, ...; a replaced task goes on) and tie it to its record."""
+        """Number the task's next run (1, 2, ...; a replaced task goes on), tied to its record."""
         entry = self._entry(task.task_id)
         with entry.lock:
             entry.runs += 1
@@ -114,7 +114,8 @@ class RunBook:
         entry = self._record(run)
         with entry.lock:
             others = [flight for flight in entry.in_flight.values()
-                      if flight.run.run_number != run.run_number or flight.run.record is not run.record]
+                      if flight.run.run_number != run.run_number
+                      or flight.run.record is not run.record]
             reason = policies.overlap_reason(
                 run.task, [flight.since for flight in others if flight.started],
                 [flight.since for flight in others if not flight.started])
