@@ -42,7 +42,7 @@ def test_next_prints_each_schedule_in_words_and_its_next_runs() -> None:
     tasks = [task("tick", IntervalSchedule(90, timezone="UTC"), run_on_start=True),
              task("berlin", CronSchedule("30 2 * * *", "Europe/Berlin")),
              task("off", IntervalSchedule(1), enabled=False),
-             task("past", OneShotSchedule("2026-01-01T00:00:00+00:00"))]
+             task("past", OneShotSchedule("2026-01-01T00:00:00+00:00", "UTC"))]
     out = io.StringIO()
 
     preview.print_next(tasks, START, 3, out)
