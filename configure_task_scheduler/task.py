@@ -28,9 +28,10 @@ class TaskType(str, enum.Enum):
 class RunStatus(str, enum.Enum):
     """How a run ended.
 
-    A run moves scheduled -> running -> succeeded | failed | timed_out, or ends
-    without running: `skipped` (too many runs of the task in flight) or
-    `missed` (it would have started later than misfire_grace_seconds).
+    A run moves scheduled -> queued (handed over, waiting for a free worker)
+    -> running -> succeeded | failed | timed_out, or ends without running:
+    `skipped` (too many runs of the task in flight) or `missed` (it would have
+    started later than misfire_grace_seconds).
     `interrupted` is only ever written by the run history: a run that was in
     flight when an earlier scheduler process died (kill -9, power loss).
     `cancelled`: a shell run terminated on request (`PoolExecutor.cancel`);
@@ -172,6 +173,8 @@ class Run:
         attempt: 1 for the first attempt, 2 for the first retry, ...
         secrets: the secrets of all the scheduler's tasks when the run was
             made: withheld from its environment, hidden in its output.
+        record: the engine's record of the task the run was planned for: the
+            run reports there, even once its task is removed or added again.
     """
 
     task: Task
@@ -180,6 +183,7 @@ class Run:
     planned_monotonic: float
     attempt: int = 1
     secrets: Secrets = field(default=NO_SECRETS, compare=False)
+    record: object | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +286,7 @@ class TaskState(str, enum.Enum):
 
     DISABLED = "disabled"
     SCHEDULED = "scheduled"
+    QUEUED = "queued"
     RUNNING = "running"
     FINISHED = "finished"
 
@@ -292,12 +297,14 @@ class TaskSnapshot:
 
     Attributes:
         task: the task's current definition.
-        state: disabled, scheduled (waiting for its next run), running, or
-            finished (no runs ahead, like a one-shot that has run).
+        state: disabled, scheduled (waiting for its next run), queued (a run
+            waits for a free worker, none is running), running, or finished
+            (no runs ahead, like a one-shot that has run).
         next_run_at: when the next run is planned (wall clock), or None.
-        running: how many of its runs are in flight.
+        running: how many of its runs are running (their code has started).
         last_result: the result of its latest finished run, or None.
         counts: how many runs ended in each final status (skipped included).
+        queued: how many of its runs wait for a free worker.
     """
 
     task: Task
@@ -306,6 +313,7 @@ class TaskSnapshot:
     running: int
     last_result: RunResult | None
     counts: Mapping[RunStatus, int]
+    queued: int = 0
 
     @property
     def task_id(self) -> str:

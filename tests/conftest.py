@@ -147,9 +147,9 @@ class RecordingReporter:
         return True
 
     def run_finished(self, run: Run, result: RunResult) -> None:
-        with self._lock:
-            self.calls.append(("finished", run.task.task_id))
+        with self._lock:  # the result first: result_of() reads it once the call is listed
             self.results[run.task.task_id] = result
+            self.calls.append(("finished", run.task.task_id))
         self.finished.set()
 
     def run_released(self, run: Run) -> None:

@@ -438,20 +438,28 @@ def test_wall_clock_jump_forward_gives_one_coalesced_run_then_the_new_time(
         "task minutely is 3600.000s behind: some missed runs coalesced into this one"]
 
 
-def test_wall_clock_jump_back_runs_nothing_twice(
+def test_wall_clock_step_back_keeps_wildcard_tasks_running_and_repeats_no_fixed_time(
         fake_clock: FakeClock, recording_executor: RecordingExecutor,
         caplog: pytest.LogCaptureFixture) -> None:
-    engine = make_engine(fake_clock, recording_executor, cron_task("minutely", "* * * * *"))
-    times = WallTimes(fake_clock, on_run=2, disturb=lambda: fake_clock.jump_wall(-3600))
-    engine.subscribe(times)
+    engine = make_engine(fake_clock, recording_executor, cron_task("fixed", "2,5 0 * * *"),
+                         cron_task("minutely", "* * * * *"))
+    fixed, minutely = WallTimes(fake_clock), WallTimes(
+        fake_clock, on_run=2, disturb=lambda: fake_clock.jump_wall(-3600))
+    engine.subscribe(lambda event: (fixed if event.run.task.task_id == "fixed" else minutely)(
+        event))
     caplog.set_level(logging.WARNING)
 
-    engine.run(duration_seconds=3600 + 240)
+    engine.run(duration_seconds=3600 + 300)
 
-    # The clock reads 23:02 again: the 00:03 run waits for 00:03, it does not
-    # rerun 23:03 .. 00:02, which already ran by the old reading.
-    assert times.runs == [("01 00:01", "01 00:01"), ("01 00:02", "01 00:02"),
-                          ("01 00:03", "01 00:03"), ("01 00:04", "01 00:04")]
+    # Right after the 00:02 runs the clock is set back to 23:02 (Debian cron's
+    # rule for a step back of up to 3 h): the wildcard task goes on at once,
+    # at the new times; the fixed-time task does not repeat 00:02, which ran
+    # by the old reading, and runs 00:05 when the clock reaches it.
+    assert fixed.runs == [("01 00:02", "01 00:02"), ("01 00:05", "01 00:05")]
+    assert minutely.runs == [("01 00:01", "01 00:01"), ("01 00:02", "01 00:02")] + [
+        (f"{day} {hour:02d}:{minute:02d}", f"{day} {hour:02d}:{minute:02d}")
+        for day, hour, minute in [("31", 23, m) for m in range(3, 60)] +
+        [("01", 0, m) for m in range(0, 6)]]
     assert caplog.messages == [
         "the wall clock jumped back by 3600.0s (clock change or suspend); "
         "re-planning calendar tasks"]
@@ -672,11 +680,12 @@ def test_retry_pending_when_a_clock_jump_replans_its_task_still_runs(
         fake_clock: FakeClock) -> None:
     executor = FailingExecutor(fake_clock)
     engine = make_engine(fake_clock, executor,
-                         cron_task("flaky", "*/10 * * * *", retries=1, retry_delay_seconds=30))
+                         cron_task("flaky", "10 0 * * *", retries=1, retry_delay_seconds=30))
     events: list[RunEvent] = []
     engine.subscribe(events.append)
     # The clock is set back 30 s while attempt 1's retry waits: the pass that
-    # notices it re-plans the calendar task and must keep the retry.
+    # notices it re-plans the calendar task and must keep the retry. (A fixed
+    # time: a wildcard schedule would also run 00:10 again by the new reading.)
     engine.subscribe(lambda event: fake_clock.jump_wall(-30)
                      if event.kind is EventKind.RUN_FINISHED and event.run.attempt == 1 else None)
 

@@ -25,7 +25,7 @@ from conftest import DEADLINE_SECONDS, RecordingReporter, shell_task, wait_until
 
 from configure_task_scheduler.clock import RealClock
 from configure_task_scheduler.config.loader import load_config
-from configure_task_scheduler.execution.executor import PoolExecutor
+from configure_task_scheduler.execution.executor import PoolExecutor, describe_age
 from configure_task_scheduler.execution.shell import OUTPUT_TAIL_BYTES
 from configure_task_scheduler.task import Run, RunContext, RunStatus, Task, TaskType
 
@@ -573,3 +573,32 @@ def test_shutdown_does_not_wait_for_an_abandoned_thread_and_reports_its_run(
     hung.set()
 
     assert (left, hung_set_after) == ([hung_run], True)
+
+
+def test_all_workers_busy_is_logged_once_with_the_longest_run_and_the_runs_waiting(
+        reporter: RecordingReporter, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="configure_task_scheduler.executor")
+    release = threading.Event()
+    pool = PoolExecutor(max_workers=2, clock=RealClock())
+    try:
+        for task_id in ("backup", "sync"):  # one after the other: backup is the longest
+            pool.submit(python_run(task_id, release.wait), reporter)
+            wait_until(lambda: ("started", task_id) in reporter.calls, DEADLINE_SECONDS)
+        for number in range(3):
+            pool.submit(python_run(f"waiting{number}", lambda: None), reporter)
+        release.set()
+        for task_id in ("waiting0", "waiting1", "waiting2"):
+            reporter.result_of(task_id)
+    finally:
+        pool.shutdown(DEADLINE_SECONDS)
+
+    [message] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert re.fullmatch(r"all 2 workers busy \(longest: backup run 1 for \d+s\); "
+                        r"1 run waiting", message), message
+
+
+@pytest.mark.parametrize(("seconds", "words"), [
+    (0.4, "0s"), (42, "42s"), (59.4, "59s"), (720, "12m"), (3599, "59m"), (3900, "1h05m"),
+])
+def test_ages_in_log_lines_are_short(seconds: float, words: str) -> None:
+    assert describe_age(seconds) == words

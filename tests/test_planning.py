@@ -170,6 +170,10 @@ class CountingSchedule:
     def on_monotonic_clock(self) -> bool:
         return self.schedule.on_monotonic_clock
 
+    @property
+    def at_fixed_times(self) -> bool:
+        return self.schedule.at_fixed_times
+
     def next_after(self, when: datetime) -> datetime | None:
         self.calls += 1
         return self.schedule.next_after(when)
@@ -315,7 +319,8 @@ def test_wall_clock_jump_forward_past_a_cron_slot_makes_it_due_now_and_coalesces
     assert slot is not None
     jumped = now_at(60, wall_offset_seconds=3600 + 60)  # 02:01 in Berlin, a minute later
 
-    moved = moved_slot(slot, jumped)
+    moved = moved_slot(task, slot, now_at(0), jumped, no_random)
+    assert moved is not None
     following = next_slot(task, moved, jumped, no_random)
 
     assert view(moved) == (1060.0, "2026-01-01T01:15:00+01:00", "2026-01-01T01:15:00+01:00",
@@ -324,12 +329,33 @@ def test_wall_clock_jump_forward_past_a_cron_slot_makes_it_due_now_and_coalesces
                                "2026-01-01T02:15:00+01:00", 0.0, 0, -1)
 
 
-def test_wall_clock_jump_back_makes_a_cron_slot_wait_longer_for_the_same_wall_time() -> None:
-    slot = first_slot(calendar_task(QUARTER_HOURLY, jitter_seconds=60), now_at(0), lambda: 0.5)
+@pytest.mark.parametrize(("expression", "back_hours", "moved"), [
+    ("*/15 * * * *", 1, (1060.0 + 840, "2026-01-01T00:15:00+01:00")),
+    ("0 1 * * *", 1, (1060.0 + 89940, "2026-01-02T01:00:00+01:00")),
+    ("*/15 * * * *", 4, (1060.0 + 840, "2025-12-31T21:15:00+01:00")),
+    ("0 1 * * *", 4, (1060.0 + 14340, "2026-01-01T01:00:00+01:00")),
+], ids=["wildcard-goes-on-at-the-new-times", "fixed-time-is-not-repeated",
+        "wildcard-after-a-clock-set-right", "fixed-time-after-a-clock-set-right"])
+def test_wall_clock_step_back_replans_wildcard_times_and_keeps_fixed_times_up_to_3_hours(
+        expression: str, back_hours: int, moved: tuple[float, str]) -> None:
+    task = calendar_task(CronSchedule(expression, "Europe/Berlin"))
+    slot = first_slot(task, now_at(0), no_random)  # 01:00 in Berlin: "0 1" has just run
+    assert slot is not None
+    # A minute later the clock reads `back_hours` earlier (00:01 or 21:01 in Berlin).
+    jumped = now_at(60, wall_offset_seconds=-3600 * back_hours + 60)
+
+    view_of_moved = view(moved_slot(task, slot, now_at(0), jumped, no_random))
+
+    assert view_of_moved == (*moved, moved[1], 0.0, 0, 0)
+
+
+def test_wall_clock_step_back_keeps_a_fixed_time_slot_with_its_jitter() -> None:
+    task = calendar_task(CronSchedule("15 1 * * *", "Europe/Berlin"), jitter_seconds=60)
+    slot = first_slot(task, now_at(0), lambda: 0.5)
     assert slot is not None
     jumped = now_at(60, wall_offset_seconds=-3600 + 60)  # 00:01 in Berlin, a minute later
 
-    moved = moved_slot(slot, jumped)
+    moved = moved_slot(task, slot, now_at(0), jumped, no_random)
 
     # 00:01 -> 01:15:30 is 74.5 minutes.
     assert view(moved) == (1060.0 + 4470, "2026-01-01T01:15:30+01:00",

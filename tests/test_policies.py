@@ -17,16 +17,21 @@ SINCE = [datetime(2026, 1, 1, 10, 4, 1, tzinfo=timezone.utc),
          datetime(2026, 1, 1, 10, 5, 0, tzinfo=timezone.utc)]
 
 
-@pytest.mark.parametrize(("max_instances", "running", "reason"), [
-    (1, [], ""),
-    (1, SINCE[:1], "previous run still running since 10:04:01"),
-    (2, SINCE[:1], ""),
-    (2, SINCE, "2 runs still running, the oldest since 10:04:01"),
-], ids=["none-running", "one-of-one", "one-of-two", "two-of-two"])
-def test_overlap_reason_names_the_oldest_run_in_flight(
-        max_instances: int, running: list[datetime], reason: str) -> None:
+@pytest.mark.parametrize(("max_instances", "running", "queued", "reason"), [
+    (1, [], [], ""),
+    (1, SINCE[:1], [], "previous run still running since 10:04:01"),
+    (1, [], SINCE[:1], "previous run still waiting for a free worker since 10:04:01"),
+    (2, SINCE[:1], [], ""),
+    (2, SINCE, [], "2 runs still running, the oldest since 10:04:01"),
+    (2, SINCE[1:], SINCE[:1], "2 runs in flight (1 running, 1 waiting for a free worker), "
+                              "the oldest since 10:04:01"),
+], ids=["none-running", "one-of-one", "one-of-one-queued", "one-of-two", "two-of-two",
+        "two-of-two-one-queued"])
+def test_overlap_reason_names_the_oldest_run_in_flight_and_whether_it_waits_for_a_worker(
+        max_instances: int, running: list[datetime], queued: list[datetime],
+        reason: str) -> None:
     task = shell_task("t", 10, max_instances=max_instances)
-    assert policies.overlap_reason(task, running) == reason
+    assert policies.overlap_reason(task, running, queued) == reason
 
 
 @pytest.mark.parametrize(("grace", "lateness", "reason"), [

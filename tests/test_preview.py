@@ -15,6 +15,7 @@ import pytest
 from test_cli import LOG_LINE, REPO_ROOT, environment, run_cli
 
 from configure_task_scheduler.addons import preview
+from configure_task_scheduler.config import load_config
 from configure_task_scheduler.schedules import IntervalSchedule, OneShotSchedule
 from configure_task_scheduler.schedules.cron import CronSchedule
 from configure_task_scheduler.task import Task, TaskType
@@ -44,7 +45,7 @@ def test_next_prints_each_schedule_in_words_and_its_next_runs() -> None:
     tasks = [task("tick", IntervalSchedule(90, timezone="UTC"), run_on_start=True),
              task("berlin", CronSchedule("30 2 * * *", "Europe/Berlin")),
              task("off", IntervalSchedule(1), enabled=False),
-             task("past", OneShotSchedule("2026-01-01T00:00:00+00:00"))]
+             task("past", OneShotSchedule("2026-01-01T00:00:00+00:00", "UTC"))]
     out = io.StringIO()
 
     preview.print_next(tasks, START, 3, out)
@@ -109,7 +110,28 @@ def test_simulation_stops_at_the_first_line_it_cannot_write(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
+@pytest.mark.parametrize(("start", "weekday_report", "month_end"), [
+    ("2026-12-07T09:29:30", 1, 0), ("2026-12-31T22:59:30", 0, 1),
+    ("2026-12-05T09:29:30", 0, 0), ("2027-02-28T22:59:30", 0, 1),
+], ids=["monday-09:29:30", "last-day-of-a-month-22:59:30", "saturday-09:29:30",
+        "end-of-february-22:59:30"])
+def test_an_hour_of_the_sample_config_from_a_given_start_brings_the_calendar_runs_due_in_it(
+        utc_local_time: None, start: str, weekday_report: int, month_end: int) -> None:
+    # The sample's cron tasks have no timezone: the local one, UTC here.
+    tasks = load_config(REPO_ROOT / "config" / "tasks.json").tasks
+    out = io.StringIO()
+
+    counts = preview.simulate(tasks, datetime.fromisoformat(start).replace(tzinfo=timezone.utc),
+                              3600, out)
+
+    # hello: at start, then every minute; disk_usage: at start, then 12 times on the 5 minutes.
+    assert {task.task_id: counts[task.task_id] for task in tasks if task.enabled} == {
+        "hello": 61, "disk_usage": 13, "weekday_report": weekday_report, "month_end": month_end}
+
+
 def test_cli_next_and_simulate_work_on_the_sample_config() -> None:
+    # From the real now: only what holds at any time of day is checked here
+    # (the counts per start time are pinned above).
     shown = run_cli("--next", "2")
     simulated = run_cli("--simulate", "1h")
 
@@ -117,9 +139,13 @@ def test_cli_next_and_simulate_work_on_the_sample_config() -> None:
     assert shown.stdout.splitlines()[0] == "hello: every minute"
     assert (simulated.returncode, simulated.stderr) == (0, "")
     summary = simulated.stdout.splitlines()[-5:]
-    assert re.fullmatch(r"-- 7[234] runs in 1 hour from .*:", summary[0])
-    assert summary[1:] == ["hello           61 runs", f"disk_usage      {summary[2].split()[1]} runs",
-                           "weekday_report  0 runs", "month_end       0 runs"]
+    counts = [re.fullmatch(rf"{task_id} +(\d+) runs", line)
+              for task_id, line in zip(["hello", "disk_usage", "weekday_report", "month_end"],
+                                       summary[1:])]
+    assert all(counts), summary
+    total = sum(int(count[1]) for count in counts if count)
+    assert re.fullmatch(rf"-- {total} runs in 1 hour from .*:", summary[0]), summary
+    assert summary[1] == "hello           61 runs"
 
 
 def test_simulate_at_debug_says_would_run_stamped_with_the_simulated_time(

@@ -82,7 +82,8 @@ def test_the_parser_pairs_a_block_with_the_output_that_follows_it() -> None:
 @pytest.mark.parametrize("example", EXAMPLES, ids=[f"line-{e.line}" for e in EXAMPLES])
 def test_readme_example_runs_as_shown(example: Example) -> None:
     completed = subprocess.run([sys.executable, "-c", example.code], cwd=REPO_ROOT,
-                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                               env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                   [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])},
                                capture_output=True, text=True, timeout=60)
 
     assert (completed.returncode, completed.stderr) == (0, "")

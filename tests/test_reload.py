@@ -150,6 +150,32 @@ def test_a_task_removed_and_added_back_runs_only_on_its_new_grid() -> None:
     assert planned == [10.0, 26.0, 36.0, 46.0, 56.0]
 
 
+@pytest.mark.usefixtures("utc_local_time")
+def test_a_run_in_flight_across_a_reload_that_drops_and_brings_back_its_task_still_counts(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Run 1 of the old task is held from 10 to 40; the task is dropped at 15 and
+    # back at 16: its new runs at 26 and 36 are skipped (max_instances: 1), and
+    # the old run's end reports into the old record, not the new one.
+    clock = ReloadingClock()
+    executor = RecordingExecutor(clock, hold=True)
+    with_task = build_config([entry("back", 10)], "tasks.json")
+    engine = Engine(Registry(with_task.tasks), executor, clock)
+    clock.call_at(15, lambda: apply_config(engine, build_config([], "tasks.json")))
+    clock.call_at(16, lambda: apply_config(engine, with_task))
+    clock.call_at(40, executor.finish_held)
+    caplog.set_level(logging.WARNING)
+
+    engine.run(duration_seconds=50)
+
+    assert executor.times_of("back") == [10.0, 46.0]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "task back run 1 skipped: previous run still running since 00:00:10",
+        "task back run 2 skipped: previous run still running since 00:00:10"]
+    [snapshot] = engine.snapshot()
+    assert (snapshot.running, snapshot.last_result, dict(snapshot.counts)) == (
+        1, None, {RunStatus.SKIPPED: 2})
+
+
 def test_reloading_an_unchanged_file_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
     clock = ReloadingClock()
     executor = RecordingExecutor(clock)

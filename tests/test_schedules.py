@@ -167,7 +167,7 @@ def test_next_after_rejects_a_naive_datetime(schedule: Schedule) -> None:
     ("2026-12-24T18:00:00+00:00", "Europe/Berlin", "2026-12-24T19:00:00+01:00"),
     ("2026-12-24T18:00:00", "Europe/Berlin", "2026-12-24T18:00:00+01:00"),
     ("2026-12-24T18:00:00", "Asia/Kolkata", "2026-12-24T18:00:00+05:30"),
-    ("2026-03-29T02:30:00", "Europe/Berlin", "2026-03-29T03:30:00+02:00"),
+    ("2026-03-29T02:30:00", "Europe/Berlin", "2026-03-29T03:00:00+02:00"),
     ("2026-10-25T02:30:00", "Europe/Berlin", "2026-10-25T02:30:00+02:00"),
 ], ids=["offset-given-shown-in-zone", "naive-is-local-to-berlin", "naive-is-local-to-kolkata",
         "skipped-time-moves-past-the-gap", "repeated-time-is-the-first"])
@@ -177,6 +177,25 @@ def test_one_shot_reads_its_time_in_its_zone_unless_it_has_an_offset(
 
     assert schedule.when.isoformat() == expected
     assert iso_times(upcoming_runs(schedule, utc("2026-01-01T00:00:00"), 5)) == [expected]
+
+
+@pytest.mark.parametrize(("zone", "wall", "expected"), [
+    ("Europe/Berlin", "2027-03-28T02:30:00", "2027-03-28T03:00:00+02:00"),
+    ("Europe/Berlin", "2027-03-28T02:59:59.500000", "2027-03-28T03:00:00+02:00"),
+    ("America/New_York", "2027-03-14T02:30:00", "2027-03-14T03:00:00-04:00"),
+    ("Australia/Lord_Howe", "2024-10-06T02:15:00", "2024-10-06T02:30:00+11:00"),
+    ("America/Santiago", "2024-09-08T00:00:00", "2024-09-08T01:00:00-03:00"),
+], ids=["berlin", "berlin-last-half-second", "new-york", "lord-howe-half-hour", "santiago-midnight"])
+def test_a_time_inside_a_daylight_saving_gap_runs_at_the_gap_s_end_for_at_and_cron_alike(
+        zone: str, wall: str, expected: str) -> None:
+    local = datetime.fromisoformat(wall)
+    cron = CronSchedule(f"{local.minute} {local.hour} {local.day} {local.month} *", zone)
+    day_before = local.replace(day=local.day - 1, tzinfo=ZoneInfo(zone))
+
+    at_fire, cron_fire = OneShotSchedule(wall, zone).when, cron.next_after(day_before)
+
+    assert cron_fire is not None
+    assert (at_fire.isoformat(), cron_fire.isoformat()) == (expected, expected)
 
 
 @pytest.mark.parametrize("after", [
@@ -229,3 +248,23 @@ def test_upcoming_runs_of_a_one_shot_stops_after_its_one_run() -> None:
     assert iso_times(upcoming_runs(schedule, utc("2026-12-01T00:00:00"), 3)) == [
         "2026-12-24T18:00:00+01:00"]
     assert upcoming_runs(schedule, utc("2026-12-25T00:00:00"), 3) == []
+
+
+@pytest.mark.parametrize(("schedule", "fixed"), [
+    (CronSchedule("30 2 * * *", "UTC"), True),
+    (CronSchedule("0,30 9-17 * * 1-5", "UTC"), True),
+    (CronSchedule("@daily", "UTC"), True),
+    (CronSchedule("* * * * *", "UTC"), False),
+    (CronSchedule("0 * * * *", "UTC"), False),
+    (CronSchedule("30 */2 * * *", "UTC"), False),
+    (CronSchedule("@reboot", "UTC"), False),
+    (IntervalSchedule(7200, align=True, timezone="UTC"), True),
+    (IntervalSchedule(3600, align=True, timezone="UTC"), False),
+    (IntervalSchedule(300, align=True, timezone="UTC"), False),
+    (IntervalSchedule(300, timezone="UTC"), False),
+    (OneShotSchedule("2026-12-24T18:00:00", "UTC"), True),
+], ids=["cron-fixed", "cron-lists", "daily", "every-minute", "hourly", "hour-step",
+        "reboot", "aligned-2h", "aligned-1h", "aligned-5m", "plain-interval", "one-shot"])
+def test_fixed_time_schedules_are_those_debian_cron_would_not_repeat_after_a_step_back(
+        schedule: Schedule, fixed: bool) -> None:
+    assert schedule.at_fixed_times is fixed

@@ -27,7 +27,7 @@ import math
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -301,7 +301,7 @@ class Engine:
         """
         last, self._last_reading = self._last_reading, now
         skew = planning.wall_clock_skew(last, now) if last is not None else 0.0
-        if abs(skew) < CLOCK_JUMP_SECONDS:
+        if last is None or abs(skew) < CLOCK_JUMP_SECONDS:
             return
         logger.warning("the wall clock jumped %s by %.1fs (clock change or suspend); "
                        "re-planning calendar tasks", "forward" if skew > 0 else "back", abs(skew))
@@ -310,7 +310,9 @@ class Engine:
                 if generation.slot is not None and not generation.task.schedule.on_monotonic_clock:
                     # A new slot, same generation: the old slot's event goes stale,
                     # a pending retry or extra run does not.
-                    self._enqueue(generation, planning.moved_slot(generation.slot, now), now)
+                    slot = planning.moved_slot(generation.task, generation.slot, last, now,
+                                               self._random)
+                    self._enqueue(generation, slot, now)
 
     # -- a run is due ------------------------------------------------------------
 
@@ -338,8 +340,8 @@ class Engine:
             if self._generations.get(task_id) is not generation or generation.slot is not slot:
                 return  # the task was removed or changed, or a clock jump moved this slot
             now = self._pass
-            run = Run(generation.task, self._book.next_run_number(task_id), slot.wall,
-                      slot.monotonic, secrets=self._registry.secrets())
+            run = self._book.new_run(generation.task, slot.wall, slot.monotonic,
+                                     self._registry.secrets())
             self._plan_next_run(generation, now)
         self._dispatch(run, now.monotonic)
 
@@ -361,8 +363,8 @@ class Engine:
                             "changed or removed before it started", task_id)
                 return
             now = self._now()
-            run = Run(generation.task, self._book.next_run_number(task_id), now.wall,
-                      now.monotonic, secrets=self._registry.secrets())
+            run = self._book.new_run(generation.task, now.wall, now.monotonic,
+                                     self._registry.secrets())
         self._dispatch(run, now.monotonic)
 
     def _dispatch(self, run: Run, now: float) -> None:
@@ -425,14 +427,14 @@ class Engine:
         due = self._clock.monotonic() + delay
         with self._lock:
             generation = self._generations.get(run.task.task_id)
-            if generation is None:
-                return False
+            if generation is None or not self._book.is_current(run):
+                return False  # removed (and perhaps added again): the run's task is gone
             if generation.slot is not None and due >= generation.slot.monotonic:
                 logger.warning("task %s run %d not retried: its next run is due before the "
                                "retry would be", run.task.task_id, run.run_number)
                 return False
-            retry = Run(generation.task, run.run_number, run.planned_at, due, run.attempt + 1,
-                        secrets=self._registry.secrets())
+            retry = replace(run, task=generation.task, planned_monotonic=due,
+                            attempt=run.attempt + 1, secrets=self._registry.secrets())
             self._book.hold_retry(retry, result)
             self._enter(due, self._on_retry_due, run.task.task_id, generation, retry)
             self._alarm.wake_for(due)
@@ -452,7 +454,7 @@ class Engine:
         slot = generation.slot
         next_run_at = slot.wall if slot is not None and self._running else None
         return TaskSnapshot(task, _state_of(generation, tally), next_run_at, tally.running,
-                            tally.last_result, tally.counts)
+                            tally.last_result, tally.counts, tally.queued)
 
 
 def _state_of(generation: _Generation, tally: RunTally) -> TaskState:
@@ -460,4 +462,6 @@ def _state_of(generation: _Generation, tally: RunTally) -> TaskState:
         return TaskState.DISABLED
     if tally.running:
         return TaskState.RUNNING
+    if tally.queued:
+        return TaskState.QUEUED
     return TaskState.SCHEDULED if generation.slot is not None else TaskState.FINISHED

@@ -49,6 +49,10 @@ class Slot:
 
 Random = Callable[[], float]
 
+# Debian cron's bound: a step back of up to 3 hours is a clock change (fixed-time
+# jobs must not repeat); a longer one is the clock being set right.
+BACKWARD_STEP_LIMIT_SECONDS = 3 * 3600.0
+
 
 def first_slot(task: Task, now: ClockReading, random: Random, starting: bool = True) -> Slot | None:
     """Plan a task's first run, `now` being when the scheduler (or the task) starts.
@@ -82,15 +86,28 @@ def next_slot(task: Task, previous: Slot, now: ClockReading, random: Random) -> 
         _wall_slot(task, following, now, random), missed=-1)
 
 
-def moved_slot(slot: Slot, now: ClockReading) -> Slot:
-    """Re-time a wall-clock slot after the wall clock jumped: keep its wall time.
+def moved_slot(task: Task, slot: Slot, last: ClockReading, now: ClockReading,
+               random: Random) -> Slot | None:
+    """Re-plan a wall-clock slot after the wall clock jumped between readings `last` and `now`.
 
-    A slot whose wall time has passed becomes due at once (and the runs
-    after it are coalesced by `next_slot`); one still ahead waits for it, so
-    after a jump back nothing runs twice.
+    Debian cron's rule. Forward: the slot keeps its wall time, so one whose
+    time has passed is due at once (and `next_slot` coalesces the runs after
+    it). Back by up to `BACKWARD_STEP_LIMIT_SECONDS`: a fixed-time schedule
+    keeps its slot too, so the times that ran by the old reading do not run
+    again, while any other schedule is planned afresh from where the clock
+    stood at `last` by the new reading: an every-minute task goes on at once.
+    Back further, the clock was set right rather than stepped: every schedule
+    is planned afresh.
     """
-    delay = max(_seconds_between(now.wall, slot.wall), 0.0)
-    return replace(slot, monotonic=now.monotonic + delay)
+    skew = wall_clock_skew(last, now)
+    fixed = task.schedule.at_fixed_times and -skew <= BACKWARD_STEP_LIMIT_SECONDS
+    if skew >= 0 or fixed:
+        delay = max(_seconds_between(now.wall, slot.wall), 0.0)
+        return replace(slot, monotonic=now.monotonic + delay)
+    # No run happened since `last`: its wall time by the new reading is where to plan from.
+    since = now.wall - timedelta(seconds=now.monotonic - last.monotonic)
+    following = task.schedule.next_after(since)
+    return None if following is None else _wall_slot(task, following, now, random)
 
 
 def lateness(task: Task, slot: Slot, now: ClockReading) -> float:

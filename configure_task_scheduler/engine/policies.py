@@ -20,14 +20,31 @@ LATE_WARNING_SECONDS = 1.0
 RETRYABLE = frozenset({RunStatus.FAILED, RunStatus.TIMED_OUT})
 
 
-def overlap_reason(task: Task, running_since: Collection[datetime]) -> str:
-    """Return why a due run must be skipped because of runs in flight, or ""."""
-    if len(running_since) < task.max_instances:
+def overlap_reason(task: Task, running_since: Collection[datetime],
+                   queued_since: Collection[datetime] = ()) -> str:
+    """Return why a due run must be skipped because of runs in flight, or "".
+
+    Args:
+        task: the task, for its `max_instances`.
+        running_since: when each of its runs in flight started running.
+        queued_since: when each of its runs waiting for a free worker was planned.
+    """
+    count = len(running_since) + len(queued_since)
+    if count < task.max_instances:
         return ""
-    since = min(running_since).astimezone().strftime("%H:%M:%S")
+    since = _clock_time(min((*running_since, *queued_since)))
+    if task.max_instances == 1 and running_since:
+        return f"previous run still running since {_clock_time(min(running_since))}"
     if task.max_instances == 1:
-        return f"previous run still running since {since}"
-    return f"{len(running_since)} runs still running, the oldest since {since}"
+        return f"previous run still waiting for a free worker since {since}"
+    if not queued_since:
+        return f"{count} runs still running, the oldest since {since}"
+    return (f"{count} runs in flight ({len(running_since)} running, {len(queued_since)} "
+            f"waiting for a free worker), the oldest since {since}")
+
+
+def _clock_time(when: datetime) -> str:
+    return when.astimezone().strftime("%H:%M:%S")
 
 
 def misfire_reason(task: Task, lateness_seconds: float) -> str:

@@ -1,12 +1,17 @@
 """The run book: what has happened to each task's runs, and who wants to know.
 
 The engine decides when runs happen; the run book numbers them and records
-what became of them: which runs are in flight (so `max_instances` can be
-enforced), which wait for a retry, how many ended in each final status, the
-last result. It also applies the overlap rule (`reserve`), because that
-needs the runs in flight under the same lock; it logs each run's start and
-end and tells listeners (the seam for history and dashboards). It is thread-safe, because pool threads report here, and it
-knows nothing about queues, clocks or schedules.
+what became of them: which runs are in flight, queued (waiting for a free
+worker) or running, so `max_instances` can be enforced; which wait for a
+retry; how many ended in each final status; the last result. It also applies
+the overlap rule (`reserve`), because that needs the runs in flight under the
+same lock; it logs each run's start and end and tells listeners (the seam for
+history and dashboards). It is thread-safe, because pool threads report here,
+and it knows nothing about queues, clocks or schedules.
+
+Each run carries its record (`Run.record`) and reports there: a task removed
+and added again gets a new record, but the runs of the old one still in
+flight stay counted for it (the two records share their runs in flight).
 """
 
 from __future__ import annotations
@@ -19,11 +24,31 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
-from ..task import EventKind, Listener, Run, RunEvent, RunResult, RunStatus, log_fields
+from ..task import (
+    NO_SECRETS,
+    EventKind,
+    Listener,
+    Run,
+    RunEvent,
+    RunResult,
+    RunStatus,
+    Secrets,
+    Task,
+    log_fields,
+)
 from . import policies
 
 # A stable public name (the JSON log's "logger" field), kept from before the stage packages.
 logger = logging.getLogger("configure_task_scheduler.runbook")
+
+
+@dataclass(frozen=True, slots=True)
+class _Flight:
+    """A run in flight: queued since its planned time, or running since it started."""
+
+    run: Run
+    since: datetime
+    started: bool = False
 
 
 @dataclass(slots=True)
@@ -33,7 +58,9 @@ class _Entry:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     runs: int = 0  # run numbers given out so far
-    in_flight: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    # By id(run): a run object lives while it is in flight. Shared, with the lock,
+    # with the next record of the same task id (see `forget`).
+    in_flight: dict[int, _Flight] = field(default_factory=dict)
     retry: tuple[Run, RunResult] | None = None  # a next attempt waiting, and the last result
     last_result: RunResult | None = None
     counts: Counter[RunStatus] = field(default_factory=Counter)
@@ -44,11 +71,12 @@ _EMPTY = _Entry()
 
 @dataclass(frozen=True, slots=True)
 class RunTally:
-    """A read-only count of one task's runs: in flight, the last result, final statuses."""
+    """A read-only count of one task's runs: running, queued, the last result, final statuses."""
 
     running: int
     last_result: RunResult | None
     counts: Mapping[RunStatus, int]
+    queued: int = 0
 
 
 class RunBook:
@@ -58,6 +86,8 @@ class RunBook:
         self._lock = threading.Lock()  # for adding and dropping entries, and subscribing
         # Read with single dict operations, which are atomic; changed under the lock.
         self._entries: dict[str, _Entry] = {}
+        # Forgotten records with runs still in flight, for a task added again (see forget).
+        self._carried: dict[str, _Entry] = {}
         # Replaced, never changed in place: emit() reads it without the lock.
         self._listeners: tuple[Listener, ...] = ()
 
@@ -66,44 +96,60 @@ class RunBook:
         with self._lock:
             self._listeners = (*self._listeners, listener)
 
-    def next_run_number(self, task_id: str) -> int:
-        """Return the number of the task's next run: 1, 2, ... (a replaced task goes on)."""
-        entry = self._entry(task_id)
+    def new_run(self, task: Task, planned_at: datetime, planned_monotonic: float,
+                secrets: Secrets = NO_SECRETS) -> Run:
+        """Number the task's next run (1, 2, ...; a replaced task goes on), tied to its record."""
+        entry = self._entry(task.task_id)
         with entry.lock:
             entry.runs += 1
-            return entry.runs
+            return Run(task, entry.runs, planned_at, planned_monotonic, secrets=secrets,
+                       record=entry)
+
+    def is_current(self, run: Run) -> bool:
+        """False if the run's task was removed (and perhaps added again) since it was planned."""
+        return run.record is None or self._entries.get(run.task.task_id) is run.record
 
     def reserve(self, run: Run) -> str:
-        """Count `run` as in flight, unless its task has too many: then return why not."""
-        entry = self._entry(run.task.task_id)
+        """Count `run` as in flight (queued), unless its task has too many: then return why not.
+
+        Earlier attempts of the same run do not count against it: a timed-out
+        Python call keeps its thread, and its retry must still start.
+        """
+        entry = self._record(run)
         with entry.lock:
-            reason = policies.overlap_reason(run.task, entry.in_flight.values())
+            others = [flight for flight in entry.in_flight.values()
+                      if flight.run.run_number != run.run_number
+                      or flight.run.record is not run.record]
+            reason = policies.overlap_reason(
+                run.task, [flight.since for flight in others if flight.started],
+                [flight.since for flight in others if not flight.started])
             if not reason:
-                entry.in_flight[run.run_number, run.attempt] = run.planned_at
+                entry.in_flight[id(run)] = _Flight(run, run.planned_at)
             return reason
 
     def started(self, run: Run, started_at: datetime, lateness_seconds: float) -> None:
-        """The run's code starts now: log it and tell listeners."""
-        entry = self._entries.get(run.task.task_id)
-        if entry is not None:
-            with entry.lock:
-                if (run.run_number, run.attempt) in entry.in_flight:
-                    entry.in_flight[run.run_number, run.attempt] = started_at
+        """The run's code starts now: it is running; log it and tell listeners."""
+        entry = self._record(run, create=False)
+        with entry.lock:
+            if id(run) in entry.in_flight:
+                entry.in_flight[id(run)] = _Flight(run, started_at, started=True)
         _log_start(run, lateness_seconds)
         if self._listeners:  # no event object built when nobody listens
             self.emit(RunEvent(EventKind.RUN_STARTED, run, started_at=started_at))
 
     def released(self, run: Run) -> None:
         """The run's thread is free: it no longer counts as in flight."""
-        entry = self._entries.get(run.task.task_id)
-        if entry is not None:
-            with entry.lock:
-                entry.in_flight.pop((run.run_number, run.attempt), None)
+        entry = self._record(run, create=False)
+        with entry.lock:
+            entry.in_flight.pop(id(run), None)
+            done = not entry.in_flight
+        if done and self._carried:
+            self._drop_carried(run.task.task_id)
 
     def finished(self, run: Run, result: RunResult, retry_in: float | None) -> None:
         """An attempt ended; unless it will be retried, its status is the run's final one."""
         if retry_in is None:
-            self.count(result)
+            self._count(self._record(run), result)
         _log_result(run, result, retry_in)
         if self._listeners:
             self.emit(RunEvent(EventKind.RUN_FINISHED, run, result=result))
@@ -113,21 +159,19 @@ class RunBook:
         logger.warning("task %s run %d %s: %s", run.task.task_id, run.run_number,
                        result.status.value, result.error,
                        extra=log_fields(run, "run_skipped", result.status))
-        self.count(result, keep_as_last=False)
+        self._count(self._record(run), result, keep_as_last=False)
         if self._listeners:
             self.emit(RunEvent(EventKind.RUN_SKIPPED, run, result=result, reason=result.error))
 
     def hold_retry(self, retry: Run, result: RunResult) -> None:
         """Keep a run's next attempt until it starts or is cancelled (`result`: the last one's)."""
-        entry = self._entry(retry.task.task_id)
+        entry = self._record(retry)
         with entry.lock:
             entry.retry = (retry, result)
 
     def take_retry(self, retry: Run) -> bool:
         """The retry's wait is over: True if it was still pending (it no longer is)."""
-        entry = self._entries.get(retry.task.task_id)
-        if entry is None:
-            return False
+        entry = self._record(retry, create=False)
         with entry.lock:
             if entry.retry is None or entry.retry[0] is not retry:
                 return False
@@ -145,7 +189,7 @@ class RunBook:
             retry, result = pending
             logger.warning("task %s run %d: retry (attempt %d) cancelled by %s",
                            task_id, retry.run_number, retry.attempt, cause)
-            self.count(result)
+            self._count(entry, result)
 
     def cancel_retries(self, cause: str) -> None:
         """Cancel every pending retry (at shutdown)."""
@@ -154,33 +198,58 @@ class RunBook:
         for task_id in task_ids:
             self.cancel_retry(task_id, cause)
 
-    def count(self, result: RunResult, keep_as_last: bool = True) -> None:
-        """Add a final result to its task's counts."""
-        entry = self._entry(result.task_id)
+    @staticmethod
+    def _count(entry: _Entry, result: RunResult, keep_as_last: bool = True) -> None:
+        """Add a final result to its record's counts."""
         with entry.lock:
             entry.counts[result.status] += 1
             if keep_as_last:
                 entry.last_result = result
 
+    def _record(self, run: Run, create: bool = True) -> _Entry:
+        """The record the run belongs to (a run made outside the engine: its task's current one)."""
+        if isinstance(run.record, _Entry):
+            return run.record
+        if create:
+            return self._entry(run.task.task_id)
+        return self._entries.get(run.task.task_id) or _Entry()
+
     def _entry(self, task_id: str) -> _Entry:
-        """The task's entry, made on first use."""
+        """The task's current record, made on first use (sharing the runs still in
+        flight of a record forgotten before)."""
         entry = self._entries.get(task_id)
         if entry is None:
             with self._lock:
-                entry = self._entries.setdefault(task_id, _Entry())
+                entry = self._entries.get(task_id)
+                if entry is None:
+                    carried = self._carried.pop(task_id, None)
+                    entry = _Entry() if carried is None else \
+                        _Entry(lock=carried.lock, in_flight=carried.in_flight)
+                    self._entries[task_id] = entry
         return entry
 
     def forget(self, task_id: str) -> None:
-        """Drop a removed task's record (its runs still in flight report into nothing)."""
+        """Drop a removed task's record; its runs in flight still report into it, and
+        still count for a task added again under the same id until they end."""
         with self._lock:
-            self._entries.pop(task_id, None)
+            entry = self._entries.pop(task_id, None)
+            if entry is not None and entry.in_flight:
+                self._carried[task_id] = entry
+
+    def _drop_carried(self, task_id: str) -> None:
+        """A forgotten record's last run in flight ended: nothing is left to carry."""
+        with self._lock:
+            carried = self._carried.get(task_id)
+            if carried is not None and not carried.in_flight:
+                del self._carried[task_id]
 
     def tally(self, task_id: str) -> RunTally:
         """Return a consistent count of one task's runs."""
         entry = self._entries.get(task_id) or _EMPTY
         with entry.lock:
-            return RunTally(len(entry.in_flight), entry.last_result,
-                              MappingProxyType(dict(entry.counts)))
+            running = sum(flight.started for flight in entry.in_flight.values())
+            return RunTally(running, entry.last_result, MappingProxyType(dict(entry.counts)),
+                            len(entry.in_flight) - running)
 
     def emit(self, event: RunEvent) -> None:
         """Tell every listener; one that raises is logged and the others still hear."""

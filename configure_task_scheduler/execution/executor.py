@@ -140,8 +140,13 @@ class PoolExecutor:
         self._working = 0  # worker threads that have not left
         self._live = 0  # workers that count against max_workers: not abandoned, not left
         self._abandoned: set[int] = set()  # workers left to a timed-out call, by number
-        # Worker n's run in progress, or None; only worker n writes slot n.
+        # Worker n's run in progress, or None, and since when (monotonic); only
+        # worker n writes slot n.
         self._running: list[Run | None] = []
+        self._since: list[float] = []
+        # True from a run finding every worker busy until a worker finds no run
+        # waiting (under `_lock`): "all workers busy" is logged once per episode.
+        self._all_busy = False
         self._processes: dict[int, tuple[subprocess.Popen[bytes], Run]] = {}
         self._cancelled: set[int] = set()  # pids that cancel() terminated
         self._closed = False
@@ -151,6 +156,7 @@ class PoolExecutor:
 
     def submit(self, run: Run, reporter: RunReporter) -> None:
         """Queue `run` for a worker thread."""
+        all_busy_now = False
         with self._lock:
             closed = self._closed
             if not closed:  # put under the lock: nothing slips in behind shutdown's sentinels
@@ -159,8 +165,12 @@ class PoolExecutor:
                     self._idle -= 1
                 elif self._live < self._max_workers:
                     self._add_worker()
+                else:
+                    all_busy_now, self._all_busy = not self._all_busy, True
         if closed:  # the scheduler is stopping
             release_unstarted(run, reporter)
+        elif all_busy_now:
+            self._log_all_busy()
 
     def shutdown(self, timeout_seconds: float) -> list[Run]:
         """Stop taking runs, wait for those in flight, then terminate what is left.
@@ -256,6 +266,7 @@ class PoolExecutor:
                                   name=f"cts-worker-{number}")
         self._workers.append(worker)
         self._running.append(None)
+        self._since.append(0.0)
         self._working += 1
         self._live += 1
         worker.start()
@@ -265,7 +276,7 @@ class PoolExecutor:
         abandoned = False
         while not abandoned and (job := self._next_job()) is not None:
             run, reporter = job
-            self._running[number] = run
+            self._running[number], self._since[number] = run, self._clock.monotonic()
             try:
                 if self._closed:  # taken from the queue as the shutdown began
                     release_unstarted(run, reporter)
@@ -290,6 +301,7 @@ class PoolExecutor:
                 return self._jobs.get_nowait()  # in meanwhile is not missed, and
             except queue.Empty:  # an idle worker is never counted twice
                 self._idle += 1
+                self._all_busy = False
         return self._jobs.get()
 
     def _abandon(self, number: int, run: Run) -> None:
@@ -321,6 +333,19 @@ class PoolExecutor:
             abandoned = number in self._abandoned
             self._abandoned.discard(number)
         return abandoned
+
+    def _log_all_busy(self) -> None:
+        """Say once, as runs start to wait for a worker, what keeps the workers busy."""
+        now = self._clock.monotonic()
+        busy = [(since, run) for run, since in zip(self._running, self._since) if run is not None]
+        longest = ""
+        if busy:
+            since, run = min(busy, key=lambda pair: pair[0])
+            longest = (f" (longest: {run.task.task_id} run {run.run_number} for "
+                       f"{describe_age(now - since)})")
+        waiting = self._jobs.qsize()
+        logger.warning("all %d workers busy%s; %d run%s waiting", self._max_workers, longest,
+                       waiting, "" if waiting == 1 else "s")
 
     def _release_queued(self) -> None:
         """Phase 2 of shutdown: runs still waiting for a worker never start."""
@@ -425,6 +450,15 @@ def _shell_status(run: Run, outcome: Any, cancelled: bool) -> tuple[RunStatus, i
     if outcome.exit_code != 0:
         return RunStatus.FAILED, outcome.exit_code, describe_exit(outcome.exit_code)
     return RunStatus.SUCCEEDED, outcome.exit_code, ""
+
+
+def describe_age(seconds: float) -> str:
+    """Return a duration the way a log line says it: "42s", "12m", "3h05m"."""
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m"
+    return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
 
 
 def finish(run: Run, reporter: RunReporter, result: RunResult) -> None:

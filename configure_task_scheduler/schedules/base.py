@@ -24,6 +24,17 @@ class Schedule(Protocol):
     def on_monotonic_clock(self) -> bool:
         """True if runs are timed on the monotonic clock (plain intervals)."""
 
+    @property
+    def at_fixed_times(self) -> bool:
+        """True if every run is at a fixed time of day (Debian cron's "fixed-time" jobs).
+
+        A cron expression whose minute and hour fields are numbers, an aligned
+        interval of 2 hours to a day, a one-shot. Wildcard cron (`*` or `*/N` in the
+        minute or hour field), shorter aligned intervals and plain intervals are
+        not: they follow elapsed time, and after the clock is set back they run
+        at the new times again.
+        """
+
     def next_after(self, when: datetime) -> datetime | None:
         """Return the first run strictly after aware `when`, or None if there is none."""
 

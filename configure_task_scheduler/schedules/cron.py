@@ -2,7 +2,8 @@
 
 The loader turns a task's "cron" string into a `CronSchedule`; the engine asks it
 `next_after(previous planned time)`, a pure function that never reads the clock.
-This module owns the daylight-saving policy (time zones are in zones.py); the syntax and the
+This module owns the search for fire times (the daylight-saving rule for fixed times is
+zones.first_real_instant, shared with `at` times); the syntax and the
 calendar tables live in cron_fields.py, the plain-English `describe()` in cron_words.py.
 It never schedules, sleeps or logs.
 """
@@ -14,7 +15,7 @@ from datetime import MAXYEAR, datetime, time, timedelta, timezone, tzinfo
 from ..errors import ScheduleError
 from .cron_fields import CronFields, parse_fields
 from .cron_words import cron_in_words
-from .zones import resolve_timezone
+from .zones import first_real_instant, offset_change, resolve_timezone
 
 SEARCH_YEARS = 50
 """How many years ahead `next_after` looks before answering None (cronsim's bound)."""
@@ -68,6 +69,11 @@ class CronSchedule:
         """Always False: cron times are wall-clock times (the engine's Schedule protocol)."""
         return False
 
+    @property
+    def at_fixed_times(self) -> bool:
+        """True if neither the minute nor the hour field starts with `*` (Vixie's flags)."""
+        return self._fields is not None and self._fields.follows_wall_clock
+
     def next_after(self, when: datetime) -> datetime | None:
         """Return the first fire time strictly after `when`.
 
@@ -110,28 +116,13 @@ def _next_by_wall_clock(fields: CronFields, when: datetime, zone: tzinfo) -> dat
     last_year = min(local.year + SEARCH_YEARS, MAXYEAR)
     when_utc = when.astimezone(_UTC)
     while (target := fields.next_wall(wall, last_year)) is not None:
-        instant, fire = _first_real_instant(target, zone)
+        instant = first_real_instant(target, zone)
         # The first occurrence of a repeated time can precede `when` (when is in the
         # second pass of that hour): that run has happened, so keep looking.
         if instant > when_utc:
-            return fire
+            return instant.astimezone(zone)
         wall = target + _MINUTE
     return None
-
-
-def _first_real_instant(wall: datetime, zone: tzinfo) -> tuple[datetime, datetime]:
-    """Return when naive `wall` fires in `zone` (fold=0 if it repeats, the gap's end if skipped),
-    as a UTC instant and as local time."""
-    aware = datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute, tzinfo=zone)
-    instant = aware.astimezone(_UTC)
-    local = instant.astimezone(zone)
-    if local.minute == wall.minute and local.hour == wall.hour and local.day == wall.day:
-        return instant, local
-    # In a gap, fold=1 reads `wall` with the offset after the jump, landing just before it.
-    before_gap = datetime(wall.year, wall.month, wall.day, wall.hour, wall.minute,
-                          tzinfo=zone, fold=1).astimezone(_UTC)
-    instant = _offset_change(before_gap, instant, zone)
-    return instant, instant.astimezone(zone)
 
 
 def _next_by_elapsed_time(fields: CronFields, when: datetime, zone: tzinfo) -> datetime | None:
@@ -176,26 +167,10 @@ def _step_toward(fields: CronFields, instant: datetime, local: datetime,
     landed = instant + (stop - _naive(local))
     landed_local = landed.astimezone(zone)
     if landed_local.utcoffset() != local.utcoffset():
-        return _offset_change(instant, landed, zone), None
+        return offset_change(instant, landed, zone), None
     return landed, landed_local if stop is target else None
 
 
 def _naive(local: datetime) -> datetime:
     """Return the wall time of `local` to the minute, without zone (faster than replace())."""
     return datetime(local.year, local.month, local.day, local.hour, local.minute)
-
-
-def _offset_change(start: datetime, end: datetime, zone: tzinfo | None) -> datetime:
-    """Return the first second in (start, end] whose UTC offset differs from start's.
-
-    The offset at `end` must differ; bisection finds the transition in ~17 steps a day.
-    """
-    before = start.astimezone(zone).utcoffset()
-    low, high = 0, int((end - start).total_seconds())
-    while high - low > 1:
-        middle = (low + high) // 2
-        if (start + timedelta(seconds=middle)).astimezone(zone).utcoffset() == before:
-            low = middle
-        else:
-            high = middle
-    return start + timedelta(seconds=high)

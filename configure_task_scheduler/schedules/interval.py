@@ -62,6 +62,11 @@ class IntervalSchedule:
     def on_monotonic_clock(self) -> bool:
         return self._aligned is None
 
+    @property
+    def at_fixed_times(self) -> bool:
+        """True for an interval of 2 hours to a day, aligned (its cron form lists the hours)."""
+        return isinstance(self._aligned, CronSchedule) and self._aligned.at_fixed_times
+
     def next_after(self, when: datetime) -> datetime | None:
         """Return the next run after `when`: one interval later, or the next aligned time."""
         require_aware(when)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone, tzinfo
 
 from ..errors import ScheduleError
 from .base import require_aware
-from .zones import resolve_timezone
+from .zones import first_real_instant, resolve_timezone
 
 _UTC = timezone.utc
 
@@ -43,6 +43,10 @@ class OneShotSchedule:
     def on_monotonic_clock(self) -> bool:
         return False
 
+    @property
+    def at_fixed_times(self) -> bool:
+        return True
+
     def next_after(self, when: datetime) -> datetime | None:
         """Return the one run if it is still ahead of `when`, else None."""
         require_aware(when)
@@ -62,9 +66,9 @@ def _parse_instant(when: str | datetime, timezone: tzinfo) -> datetime:
         except ValueError:
             raise ScheduleError(f'expected an ISO 8601 date-time like "2026-12-24T18:00:00", '
                                 f'found "{when}"') from None
-    if when.tzinfo is None:  # local wall time; a skipped time moves past the gap
-        when = when.replace(tzinfo=timezone)
     try:
+        if when.tzinfo is None:  # local wall time: skipped or repeated, cron's rule for fixed times
+            return first_real_instant(when, timezone).astimezone(timezone)
         # Through UTC: astimezone() into the same zone would keep a skipped wall time as is.
         return when.astimezone(_UTC).astimezone(timezone)
     except OverflowError:  # within hours of 0001-01-01 or 9999-12-31, in another zone

@@ -1,7 +1,10 @@
-"""Time zones: the machine's zone and the zones a config names.
+"""Time zones: the machine's zone, the zones a config names, and the gap rule.
 
-Every schedule resolves its `timezone` here. Reading the zone configuration is
-not reading the clock: nothing here asks what time it is.
+Every schedule resolves its `timezone` here, and every schedule that names a
+wall time (cron's fixed times, `at`) turns it into an instant with
+`first_real_instant`, so a time that a daylight-saving change skips or repeats
+is read by one rule. Reading the zone configuration is not reading the clock:
+nothing here asks what time it is.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ import functools
 import os
 import time as _time
 import zoneinfo
-from datetime import timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 
 from ..errors import ScheduleError
+
+_UTC = timezone.utc
 
 
 def local_timezone() -> tzinfo:
@@ -73,3 +78,38 @@ def resolve_timezone(timezone: str | tzinfo | None) -> tzinfo:
         missing = not zoneinfo.available_timezones()
         hint = " (this system has no time zone database: install the tzdata package)"
         raise ScheduleError(f'timezone: unknown time zone "{timezone}"' + hint * missing) from None
+
+
+def first_real_instant(wall: datetime, zone: tzinfo) -> datetime:
+    """Return the UTC instant when naive wall time `wall` first happens in `zone`.
+
+    Debian cron's rule for fixed times, used for `at` times too: a wall time
+    that happens twice (the clocks went back) is its first occurrence; one that
+    never happens (the clocks went forward) is the first real instant after the
+    gap, the moment the clocks jumped (02:30 on a night Berlin skips 02:00-03:00
+    is 03:00+02:00).
+    """
+    instant = wall.replace(tzinfo=zone).astimezone(_UTC)
+    local = instant.astimezone(zone)
+    if (local.minute, local.hour, local.day) == (wall.minute, wall.hour, wall.day):
+        return instant  # a gap moves a wall time by whole minutes
+    # In a gap, fold=1 reads `wall` with the offset after the jump, landing before
+    # it; whole seconds, so the bisection lands on the transition itself.
+    before_gap = wall.replace(tzinfo=zone, fold=1, microsecond=0).astimezone(_UTC)
+    return offset_change(before_gap, instant, zone)
+
+
+def offset_change(start: datetime, end: datetime, zone: tzinfo | None) -> datetime:
+    """Return the first second in (start, end] whose UTC offset differs from start's.
+
+    The offset at `end` must differ; bisection finds the transition in ~17 steps a day.
+    """
+    before = start.astimezone(zone).utcoffset()
+    low, high = 0, int((end - start).total_seconds())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (start + timedelta(seconds=middle)).astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return start + timedelta(seconds=high)
