@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__
-from .addons import preview
+from .addons import export, preview
 from .addons.history import (
     InstanceLock,
     LockError,
@@ -113,6 +113,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                       help="print the runs the scheduler would start from now on, executing "
                            "nothing (90s, 15m, 6h, 2d or seconds)")
     add_state_arguments(parser, mode)
+    export.add_arguments(parser, mode)
     parser.add_argument("--strict", action="store_true",
                         help="treat any problem in the config as fatal (exit 2)")
     parser.add_argument("--max-workers", type=_positive_int, metavar="N",
@@ -200,9 +201,13 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
     configure_logging(level, args.log_format)
     if args.history is not None or args.status:
         return show_state(args)
+    if args.import_crontab:
+        return export.import_main(args.import_crontab)
     config = read_config(args.config, args.allow_insecure_config)
     if config is None:
         return EXIT_BAD_INPUT
+    if args.export:
+        return export.export_main(config, args)
     if args.state is not None:
         config = replace(config, settings=replace(config.settings, state_path=args.state))
     if args.check or args.run is None and args.next is None and args.simulate is None:
