@@ -53,8 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser, mode: Any) -> None:
 
 
 def export_main(config: LoadedConfig, args: argparse.Namespace,
-                stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+                stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Export `config` as `args.export` says; return the exit status."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     if config.problems:
         for problem in config.problems:
             print(problem, file=stderr)
@@ -88,8 +89,9 @@ def build_export(config: LoadedConfig, args: argparse.Namespace) -> Export:
                           args.cron_dialect)
 
 
-def import_main(path: str, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+def import_main(path: str, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Print a config for the crontab at `path`; return 0, 1 if lines were left out, 2 if unreadable."""
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
