@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from configure_task_scheduler.addons.export.crontab import export_crontab, import_crontab
+from configure_task_scheduler.addons.export.crontab import (
+    export_crontab,
+    import_crontab,
+)
 from configure_task_scheduler.addons.export.kubernetes import kubernetes_name
 from configure_task_scheduler.cli import main
 from configure_task_scheduler.config import load_config

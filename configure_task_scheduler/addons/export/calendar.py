@@ -53,8 +53,8 @@ def _dates(dom: str, dow: str, months: str) -> list[str]:
         if dom == "*":
             return week_dates
         if special:
-            raise CalendarError(f'day-of-month "{dom}" with "{dow}": systemd cannot AND '
-                                "them")
+            raise CalendarError("systemd cannot require both a day of the month and an "
+                                "nth or last weekday")
         return [f"{weekdays} *-{months}-{_values(dom, 1, 31)}"]
     return day_dates + week_dates  # cron: either field matches
 

@@ -94,7 +94,7 @@ def _timer_lines(task: Task) -> tuple[list[str] | str, list[str]]:
         seconds = _seconds(schedule.seconds)
         return [f"OnActiveSec={seconds}", f"OnUnitActiveSec={seconds}"], notes
     if isinstance(schedule, IntervalSchedule) and schedule.seconds < 60:
-        return [f"OnCalendar=*-*-* *:*:00/{_seconds(schedule.seconds)} {zone or ''}".rstrip()], \
+        return [f"OnCalendar=*-*-* *:*:00/{schedule.seconds:g} {zone or ''}".rstrip()], \
             notes
     cron: CronText = cron_text(task, with_last=True)
     if cron.reason:
@@ -105,7 +105,7 @@ def _timer_lines(task: Task) -> tuple[list[str] | str, list[str]]:
         return [f"OnCalendar={when}" for when in on_calendar(cron.expression.split(), zone)], \
             notes
     except CalendarError as error:
-        return str(error), []
+        return f'cron "{getattr(schedule, "expression", "")}": {error}', []
 
 
 def _service(config: LoadedConfig, task: Task, config_path: str, user: bool,
