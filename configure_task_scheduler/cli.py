@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from . import __version__
-from .addons import export, preview
+from .addons import export, preview, systemd_notify
 from .addons.history import (
     InstanceLock,
     LockError,
@@ -424,10 +424,19 @@ def serve(config: LoadedConfig, max_workers: int, duration: float | None,
     except (LockError, StateError) as error:
         print(error, file=sys.stderr)
         return EXIT_BAD_INPUT
-    install_signal_handlers(scheduler)
+    notifier = systemd_notify.notifier_from_environment()  # None unless systemd asks
+    install_signal_handlers(scheduler, notifier)
+    if notifier is not None:
+        notifier.start(systemd_notify.loop_alive(scheduler.last_pass_monotonic,
+                                                 RealClock().monotonic,
+                                                 systemd_notify.LOOP_STALE_SECONDS),
+                       status=lambda: f"{plural(len(scheduler.tasks()), 'task')} planned",
+                       reload=scheduler.reload)
     try:
         run_awake_to_signals(lambda: scheduler.run_forever(duration))
     finally:
+        if notifier is not None:
+            notifier.close()
         if lock is not None:
             lock.release()
     _exit_now_if_threads_are_stuck(EXIT_OK)
@@ -512,8 +521,13 @@ def run_awake_to_signals(work: Callable[[], None]) -> None:
         raise failures[0]
 
 
-def install_signal_handlers(scheduler: Scheduler) -> None:
-    """SIGINT/SIGTERM stop gracefully (a second SIGINT exits at once); SIGHUP reloads."""
+def install_signal_handlers(scheduler: Scheduler,
+                            notifier: systemd_notify.SystemdNotifier | None = None) -> None:
+    """SIGINT/SIGTERM stop gracefully (a second SIGINT exits at once); SIGHUP reloads.
+
+    With a systemd `notifier`: STOPPING=1 on a stop, and reloads between
+    RELOADING=1 and READY=1 on its thread.
+    """
     received: list[int] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -524,11 +538,16 @@ def install_signal_handlers(scheduler: Scheduler) -> None:
             os._exit(128 + signum)
         received.append(signum)
         logger.info("received %s: no new runs will start", name)
+        if notifier is not None:
+            notifier.stopping()
         scheduler.stop()
 
     def reload(signum: int, frame: FrameType | None) -> None:
         logger.info("received SIGHUP: reloading the config")
-        scheduler.request_reload()
+        if notifier is not None:
+            notifier.request_reload()
+        else:
+            scheduler.request_reload()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)

@@ -159,6 +159,13 @@ class Engine:
                           next_event_at if next_event_at is not None else math.inf)
             self._alarm.sleep(max(wake_at - now, 0.0), now)  # 4. until the next event
 
+    def last_pass_monotonic(self) -> float | None:
+        """Return when the loop's latest pass began (monotonic), None when it is not running.
+
+        The loop passes at least every MAX_WAIT_SECONDS: an older pass means it is stuck.
+        """
+        return self._pass.monotonic if self._running else None
+
     def stop(self) -> None:
         """Stop planning runs: `run()` returns promptly. Thread-safe; runs in flight go on."""
         self._stop_requested = True
