@@ -430,7 +430,8 @@ def serve(config: LoadedConfig, max_workers: int, duration: float | None,
         notifier.start(systemd_notify.loop_alive(scheduler.last_pass_monotonic,
                                                  RealClock().monotonic,
                                                  systemd_notify.LOOP_STALE_SECONDS),
-                       status=lambda: f"{plural(len(scheduler.tasks()), 'task')} planned",
+                       status=lambda: plural(sum(snapshot.task.enabled for snapshot
+                                                 in scheduler.tasks()), "task") + " planned",
                        reload=scheduler.reload)
     try:
         run_awake_to_signals(lambda: scheduler.run_forever(duration))
