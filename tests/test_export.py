@@ -306,3 +306,98 @@ def test_the_same_config_gives_byte_identical_files(
                str(out), "--image", "x")
         contents.append({path.name: path.read_bytes() for path in sorted(out.iterdir())})
     assert contents[0] == contents[1] and contents[0]
+
+
+# --- The sample config, secrets, validation --------------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parent.parent / "config" / "tasks.json"
+
+
+@pytest.mark.parametrize(("form", "lines"), [
+    ("crontab", [
+        "task hello: approximated: every minute runs on the clock (* * * * *), not counted "
+        "from the start; run_on_start dropped (cron has no such thing)",
+        "task disk_usage: approximated: run_on_start dropped (cron has no such thing)",
+        "task weekday_report: exported",
+        'task month_end: left out: cron "0 23 L * *": L and # (last day, nth weekday) have no '
+        "equivalent here",
+        "task nightly_backup: exported (disabled: commented out)"]),
+    ("kubernetes", [
+        "task hello: approximated: every minute runs on the clock (* * * * *), not counted "
+        "from the start; run_on_start dropped (a CronJob has no start)",
+        "task disk_usage: approximated: run_on_start dropped (a CronJob has no start)",
+        "task weekday_report: exported",
+        'task month_end: left out: cron "0 23 L * *": L and # (last day, nth weekday) have no '
+        "equivalent here",
+        "task nightly_backup: exported (disabled: suspend: true)"]),
+    ("systemd", [
+        "task hello: exported", "task disk_usage: exported", "task weekday_report: exported",
+        "task month_end: exported",
+        "task nightly_backup: exported (disabled: its timer is not enabled)"]),
+])
+def test_the_sample_config_exports_with_these_verdicts(
+        export: Callable[..., tuple[int, str, str]], tmp_path: Path, form: str,
+        lines: list[str]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    status, _, err = export(SAMPLE.read_text(), "--export", form, "--out", str(out),
+                            "--image", "x")
+    assert err.splitlines() == lines
+    assert status == (0 if form == "systemd" else 1)
+
+
+def test_a_crontab_line_reads_secrets_from_the_env_file_never_the_value(
+        export: Callable[..., tuple[int, str, str]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", SECRET_VALUE)
+    status, out, err = export({"tasks": [shell("s", cron="0 1 * * *",
+                                               env={"TOKEN": "${API_TOKEN}"})]},
+                              "--export", "crontab")
+    assert SECRET_VALUE not in out + err
+    assert out.splitlines()[-1] == (
+        f"0 1 * * * cd {tmp_path} && set -a && . /etc/configure_task_scheduler/env && set +a "
+        f"&& python3 -m configure_task_scheduler --run s --config {tmp_path}/tasks.json")
+    assert err == ("task s: approximated: cron passes no secrets: API_TOKEN read from "
+                   "/etc/configure_task_scheduler/env\n")
+    assert status == 1
+
+
+def test_a_config_with_problems_is_not_exported(export: Callable[..., tuple[int, str, str]],
+                                                tmp_path: Path) -> None:
+    status, out, err = export({"tasks": [shell("a", cron="61 * * * *")]}, "--export", "crontab")
+    assert (status, out) == (2, "")
+    assert err == (f'{tmp_path}/tasks.json: task #1 "a": cron "61 * * * *": minute: 61 '
+                   "is out of range 0-59\n")
+
+
+# Field names of the published API reference (batch/v1 CronJob, Job; core/v1 Pod, Container).
+CRON_JOB_SPEC = {"concurrencyPolicy": str, "failedJobsHistoryLimit": int, "jobTemplate": dict,
+                 "schedule": str, "startingDeadlineSeconds": int,
+                 "successfulJobsHistoryLimit": int, "suspend": bool, "timeZone": str}
+JOB_SPEC = {"activeDeadlineSeconds": int, "backoffLimit": int, "completions": int,
+            "parallelism": int, "template": dict, "ttlSecondsAfterFinished": int}
+POD_SPEC = {"containers": list, "restartPolicy": str, "volumes": list}
+CONTAINER = {"name": str, "image": str, "command": list, "args": list, "workingDir": str,
+             "env": list, "volumeMounts": list}
+REQUIRED = {"CronJobSpec": {"schedule", "jobTemplate"}, "JobSpec": {"template"},
+            "PodSpec": {"containers"}, "Container": {"name"}}
+
+
+def check_fields(found: dict[str, Any], reference: dict[str, type], required: set[str]) -> None:
+    assert required <= set(found) <= set(reference)
+    for name, value in found.items():
+        assert isinstance(value, reference[name]), name
+
+
+def test_cron_jobs_use_only_api_reference_fields_with_their_types(
+        export: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", SECRET_VALUE)
+    _, out, _ = export(EVERY_FIELD, "--export", "kubernetes", "--image", "x")
+    for job in json.loads(out)["items"][1:]:
+        check_fields(job["spec"], CRON_JOB_SPEC, REQUIRED["CronJobSpec"])
+        job_spec = job["spec"]["jobTemplate"]["spec"]
+        check_fields(job_spec, JOB_SPEC, REQUIRED["JobSpec"])
+        check_fields(job_spec["template"]["spec"], POD_SPEC, REQUIRED["PodSpec"])
+        for container in job_spec["template"]["spec"]["containers"]:
+            check_fields(container, CONTAINER, REQUIRED["Container"])
+            assert all(isinstance(word, str) for word in container["command"])
