@@ -232,7 +232,8 @@ def test_kubernetes_objects_have_the_api_reference_fields_and_no_secret(
     assert err.splitlines() == [
         "task Nightly_Backup.v2: approximated: jitter_seconds 5 dropped; run_on_start dropped "
         "(a CronJob has no start); retry delays dropped (the Job controller's back-off "
-        "applies); max_instances 3: concurrencyPolicy Allow has no cap; "
+        "applies); activeDeadlineSeconds bounds all attempts together (--run still stops "
+        "each at timeout_seconds); max_instances 3: concurrencyPolicy Allow has no cap; "
         "misfire_grace_seconds 3: startingDeadlineSeconds 10",
         "task plain: exported",
         "task off: exported (disabled: suspend: true)",

@@ -115,21 +115,12 @@ def _config_map(config: LoadedConfig, namespace: str, config_file: str) -> dict[
 def _cron_job(config: LoadedConfig, task: Task, name: str, schedule: str, image: str,
               namespace: str, secret: str, config_map: dict[str, Any],
               config_file: str) -> tuple[dict[str, Any], list[str]]:
-    approximations = _dropped(task)
     spec: dict[str, Any] = {"schedule": schedule}
     zone = zone_name(task)
     if zone is not None:
         spec["timeZone"] = zone
-    spec["concurrencyPolicy"] = "Forbid" if task.max_instances == 1 else "Allow"
-    if task.max_instances > 1:
-        approximations.append(f"max_instances {task.max_instances}: concurrencyPolicy "
-                              "Allow has no cap")
-    if task.misfire_grace_seconds is not None:
-        deadline = max(MIN_STARTING_DEADLINE_SECONDS, math.ceil(task.misfire_grace_seconds))
-        spec["startingDeadlineSeconds"] = deadline
-        if deadline != task.misfire_grace_seconds:
-            approximations.append(f"misfire_grace_seconds {task.misfire_grace_seconds:g}: "
-                                  f"startingDeadlineSeconds {deadline}")
+    policies, approximations = _policies(task)
+    spec.update(policies)
     spec["suspend"] = not task.enabled
     container = _container(config, task, name, image, secret, config_file)
     pod = {"metadata": {"labels": {_NAME_LABEL: name, _MANAGED_LABEL: _MANAGER}},
@@ -147,6 +138,23 @@ def _cron_job(config: LoadedConfig, task: Task, name: str, schedule: str, image:
             approximations)
 
 
+def _policies(task: Task) -> tuple[dict[str, Any], list[str]]:
+    """Return concurrencyPolicy and startingDeadlineSeconds, and every approximation."""
+    approximations = _dropped(task)
+    policies: dict[str, Any] = {
+        "concurrencyPolicy": "Forbid" if task.max_instances == 1 else "Allow"}
+    if task.max_instances > 1:
+        approximations.append(f"max_instances {task.max_instances}: concurrencyPolicy "
+                              "Allow has no cap")
+    if task.misfire_grace_seconds is not None:
+        deadline = max(MIN_STARTING_DEADLINE_SECONDS, math.ceil(task.misfire_grace_seconds))
+        policies["startingDeadlineSeconds"] = deadline
+        if deadline != task.misfire_grace_seconds:
+            approximations.append(f"misfire_grace_seconds {task.misfire_grace_seconds:g}: "
+                                  f"startingDeadlineSeconds {deadline}")
+    return policies, approximations
+
+
 def _dropped(task: Task) -> list[str]:
     dropped = []
     if task.jitter_seconds:
@@ -157,6 +165,9 @@ def _dropped(task: Task) -> list[str]:
         dropped.append("catch_up dropped (startingDeadlineSeconds bounds late starts)")
     if task.retries:
         dropped.append("retry delays dropped (the Job controller's back-off applies)")
+    if task.retries and task.timeout_seconds is not None:
+        dropped.append("activeDeadlineSeconds bounds all attempts together (--run still "
+                       "stops each at timeout_seconds)")
     return dropped
 
 
