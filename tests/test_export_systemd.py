@@ -142,3 +142,26 @@ def test_systemd_calendar_fires_at_the_same_20_times_as_cron(expression: str,
     expected = [when.astimezone(timezone.utc)
                 for when in upcoming_runs(CronSchedule(expression, zone), BASE, 20)]
     assert merged == expected
+
+
+def test_the_exported_exec_start_runs_the_task(tmp_path: Path, write_config: Callable[..., Path],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config({"tasks": [shell("touch", cron="@daily",
+                                           entry_point=["touch", str(tmp_path / "ran")])]})
+    out = tmp_path / "units"
+    out.mkdir()
+    assert main(["--config", str(config), "--export", "systemd", "--out", str(out)]) == 0
+    exec_start = next(line for line in (out / "cts-touch.service").read_text().splitlines()
+                      if line.startswith("ExecStart="))
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    completed = subprocess.run(exec_start.removeprefix("ExecStart=").split(), cwd=tmp_path,
+                               env=environment, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "ran").exists()
+
+
+def test_several_files_need_out(tmp_path: Path, write_config: Callable[..., Path],
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config({"tasks": [shell("a", cron="@daily")]})
+    assert main(["--config", str(config), "--export", "systemd"]) == 2
+    assert capsys.readouterr() == ("", "this export writes 3 files: give --out DIR\n")
