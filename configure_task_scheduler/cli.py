@@ -67,9 +67,9 @@ EXAMPLES = (
     ("--status --format json", "is it running, each task's last and next run"),
 )
 EXIT_STATUSES = """\
-exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, or
-stdout was closed early (e.g. by `| head`), 2 bad config or arguments, 130 a second
-Ctrl-C or Ctrl-C during --run
+exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, --export
+approximated or left out a task, or stdout was closed early (e.g. by `| head`), 2 bad
+config or arguments, 130 a second Ctrl-C or Ctrl-C during --run
 """
 
 

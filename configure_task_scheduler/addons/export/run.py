@@ -37,14 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser, mode: Any) -> None:
                          "(default: standard output when there is one file)")
     options.add_argument("--force", action="store_true",
                          help="replace files in --out that differ")
-    options.add_argument("--image", help="kubernetes: the image with this package and the "
+    options.add_argument("--image", metavar="IMAGE", help="kubernetes: the image with this package and the "
                          "task code (required)")
-    options.add_argument("--namespace", default="default",
+    options.add_argument("--namespace", default="default", metavar="NS",
                          help="kubernetes: the namespace (default: %(default)s)")
-    options.add_argument("--secret", default="configure-task-scheduler",
+    options.add_argument("--secret", default="configure-task-scheduler", metavar="NAME",
                          help="kubernetes: the Secret holding ${NAME} variables "
                               "(default: %(default)s)")
-    options.add_argument("--unit-prefix", default="cts-",
+    options.add_argument("--unit-prefix", default="cts-", metavar="P",
                          help="systemd: unit name prefix (default: %(default)s)")
     options.add_argument("--user", action="store_true", help="systemd: user units")
     options.add_argument("--cron-dialect", choices=DIALECTS, default="cronie",
