@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .addons import preview
+from .addons import export, preview, systemd_notify
 from .addons.history import (
     InstanceLock,
     LockError,
@@ -75,10 +75,11 @@ EXAMPLES = (
     ("--http 8080", "also serve a status page on 127.0.0.1:8080"),
 )
 EXIT_STATUSES = """\
-exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, or
-stdout was closed early (e.g. by `| head`), 2 bad config or arguments, 70 the scheduler
-failed (a bug), 128+N signal N cut it short: 130 a second Ctrl-C (or Ctrl-C during
-start-up or --run), 131 SIGQUIT, 143 SIGTERM during start-up or --run
+exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, --export
+approximated or left out a task, or stdout was closed early (e.g. by `| head`), 2 bad
+config or arguments, 70 the scheduler failed (a bug), 128+N signal N cut it short: 130 a
+second Ctrl-C (or Ctrl-C during start-up or --run), 131 SIGQUIT, 143 SIGTERM during
+start-up or --run
 signals: SIGINT/SIGTERM stop gracefully, a second SIGINT or SIGQUIT stops at once,
 SIGHUP reloads the config, SIGUSR1 logs the status of every task"""
 
@@ -123,6 +124,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                       help="print the runs the scheduler would start from now on, executing "
                            "nothing (90s, 15m, 6h, 2d or seconds)")
     add_state_arguments(parser, mode)
+    export.add_arguments(parser, mode)
     parser.add_argument("--strict", action="store_true",
                         help="treat any problem in the config as fatal (exit 2)")
     parser.add_argument("--max-workers", type=_positive_int, metavar="N",
@@ -243,12 +245,16 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
     configure_logging(level, args.log_format)
     if args.history is not None or args.status:
         return show_state(args)
+    if args.import_crontab:
+        return export.import_main(args.import_crontab)
     # --check's report is its output (stdout, with the task list); elsewhere problems
     # are diagnostics beside the tasks' output, so they go to stderr with the log.
     config = read_config(args.config, args.allow_insecure_config,
                          sys.stdout if args.check else None)
     if config is None:
         return EXIT_BAD_INPUT
+    if args.export:
+        return export.export_main(config, args)
     if args.state is not None:
         config = replace(config, settings=replace(config.settings, state_path=args.state))
     if args.check or args.run is None and args.next is None and args.simulate is None:
@@ -504,16 +510,24 @@ def serve(config: LoadedConfig, max_workers: int, duration: float | None,
 
 def _serve_until_stopped(scheduler: Scheduler, duration: float | None) -> int:
     status = EXIT_OK
-    with handling(scheduler.signal_actions(quit_now=_QuitNow(scheduler))):
-        try:
-            run_awake_to_signals(lambda: scheduler.run_forever(duration))
-        except HttpError as problem:  # --http or scheduler.http cannot be listened on
-            print(problem, file=sys.stderr)
-            return EXIT_BAD_INPUT
-        except Exception:  # logged by the scheduler as it stopped; the details at DEBUG
-            logger.debug("the scheduler failed", exc_info=True)
-            scheduler.terminate_now()  # in case the shutdown itself failed
-            status = EXIT_SOFTWARE
+    actions = scheduler.signal_actions(quit_now=_QuitNow(scheduler))
+    notifier = systemd_notify.notifier_from_environment()  # None unless systemd asks
+    if notifier is not None:
+        actions = _notifying(actions, notifier, scheduler)
+    try:
+        with handling(actions):
+            try:
+                run_awake_to_signals(lambda: scheduler.run_forever(duration))
+            except HttpError as problem:  # --http or scheduler.http cannot be listened on
+                print(problem, file=sys.stderr)
+                return EXIT_BAD_INPUT
+            except Exception:  # logged by the scheduler as it stopped; the details at DEBUG
+                logger.debug("the scheduler failed", exc_info=True)
+                scheduler.terminate_now()  # in case the shutdown itself failed
+                status = EXIT_SOFTWARE
+    finally:
+        if notifier is not None:
+            notifier.close()
     left = scheduler.runs_left_running()
     if left:
         logger.warning("%s still running (a Python call cannot be stopped): %s; exiting "
@@ -521,6 +535,23 @@ def _serve_until_stopped(scheduler: Scheduler, duration: float | None) -> int:
                        ", ".join(f"{run.task.task_id} run {run.run_number}" for run in left),
                        "it" if len(left) == 1 else "them")
     return status
+
+
+def _notifying(actions: SignalActions, notifier: systemd_notify.SystemdNotifier,
+               scheduler: Scheduler) -> SignalActions:
+    """Tell systemd: READY once planned, WATCHDOG while the loop passes, STOPPING, RELOADING."""
+    notifier.start(systemd_notify.loop_alive(scheduler.last_pass_monotonic,
+                                             RealClock().monotonic,
+                                             systemd_notify.LOOP_STALE_SECONDS),
+                   status=lambda: plural(sum(snapshot.task.enabled for snapshot
+                                             in scheduler.tasks()), "task") + " planned",
+                   reload=scheduler.reload)
+
+    def stop(signum: int) -> None:
+        notifier.stopping()
+        actions.stop(signum)
+
+    return replace(actions, stop=stop, reload=notifier.request_reload)
 
 
 def with_catch_up_problems(config: LoadedConfig, fatal: bool) -> LoadedConfig | None:

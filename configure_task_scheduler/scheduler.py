@@ -410,6 +410,10 @@ class Scheduler:
         if self._state is not None and not self._state.is_open and not self._used:
             self._state.open(self._engine)
 
+    def last_pass_monotonic(self) -> float | None:
+        """When the engine's loop last began a pass (monotonic seconds), None if not running."""
+        return self._engine.last_pass_monotonic()
+
     def stop(self) -> None:
         """Stop gracefully, like SIGTERM: no new runs, runs in flight get
         `shutdown_timeout_seconds`, then the rest is cut short. Waits for all of it

@@ -245,7 +245,7 @@ def test_metrics_parse_line_by_line_and_count_the_runs(
     assert [labels for name, labels, _ in families["cts_next_run_timestamp_seconds"].samples] \
         == [{"task_id": "good"}, {"task_id": "bad"}]
     assert {labels["state"]: value for _, labels, value in families["cts_tasks"].samples} == {
-        "disabled": 1, "scheduled": 2, "running": 0, "finished": 0}
+        "disabled": 1, "scheduled": 2, "queued": 0, "running": 0, "finished": 0}
     assert samples[("cts_runs_in_flight", ())] == 0
     assert samples[("cts_history_dropped_total", ())] == 0
     assert {labels["status"] for _, labels, _ in

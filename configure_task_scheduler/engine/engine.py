@@ -176,6 +176,15 @@ class Engine:
                     f"(more than {2 * MAX_WAIT_SECONDS:g}s): it is stuck")
         return ""
 
+    def last_pass_monotonic(self) -> float | None:
+        """Return when the loop's latest pass began (monotonic), None when it is not running.
+
+        The loop passes at least every MAX_WAIT_SECONDS: an older pass means it is
+        stuck. Under the lock: once this is not None, `run()` has planned every task.
+        """
+        with self._lock:
+            return self._pass.monotonic if self._running else None
+
     def stop(self) -> None:
         """Stop planning runs: `run()` returns promptly. Thread-safe; runs in flight go on."""
         self._stop_requested = True
