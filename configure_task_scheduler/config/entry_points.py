@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _NOT_IN_ID = re.compile(r"[^A-Za-z0-9_.-]")
+_NO_NAME: Any = object()
 
 
 def import_entry_point(entry_point: str) -> Callable[..., Any]:
@@ -94,7 +95,8 @@ def describe_callable(target: Callable[..., Any]) -> str:
     Interned: 100,000 tasks of one function share one string.
     """
     module = getattr(target, "__module__", None) or "?"
-    return sys.intern(f"{module}:{getattr(target, '__qualname__', repr(target))}")
+    name = getattr(target, "__qualname__", _NO_NAME)  # repr() only when needed: it can be slow
+    return sys.intern(f"{module}:{repr(target) if name is _NO_NAME else name}")
 
 
 def default_task_id(target: Callable[..., Any]) -> str:

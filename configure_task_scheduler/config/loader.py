@@ -332,13 +332,16 @@ def _read_compact_task(entry: dict[str, Any], position: int, file: str,
                 **fields), []
 
 
+_TASK_TYPES = {kind.value: kind for kind in TaskType}  # a dict lookup: TaskType() is slower
+
+
 def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None:
     task_id = reader.read("task_id", checks.TASK_ID)
     task_type = reader.read("task_type", checks.TASK_TYPE)
     entry_point, target = read_entry_point(reader, task_type)
     schedule = read_schedule(reader, read_timezone(reader, default_zone))
     return Task(
-        task_id=task_id or "", task_type=TaskType(task_type or "shell"),
+        task_id=task_id or "", task_type=_TASK_TYPES[task_type or "shell"],
         entry_point=entry_point or "", schedule=schedule or IntervalSchedule(1),
         task_name=reader.read("task_name", checks.STRING, task_id or ""),
         target=target,
