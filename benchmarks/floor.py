@@ -22,6 +22,13 @@ from collections.abc import Callable
 FloorTask = Callable[[float], object]
 
 
+def _sleep(seconds: float) -> None:
+    # sched calls delayfunc(0) after every event; time.sleep(0) would be a system
+    # call that hands the GIL to a worker each time (the scheduler skips it too).
+    if seconds > 0:
+        time.sleep(seconds)
+
+
 class Floor:
     """Fixed-rate interval tasks on `sched` with a pool of `max_workers` threads."""
 
@@ -29,7 +36,7 @@ class Floor:
         self._max_workers = max_workers
         self._tasks: list[tuple[float, FloorTask]] = []
         self._queue: queue.SimpleQueue[tuple[FloorTask, float] | None] = queue.SimpleQueue()
-        self._sched = sched.scheduler(time.monotonic, time.sleep)
+        self._sched = sched.scheduler(time.monotonic, _sleep)
         self._end = 0.0
 
     def every(self, interval_seconds: float, task: FloorTask) -> None:
