@@ -1,9 +1,16 @@
 """The benchmark scenarios, one per function; run as `python -m benchmarks.scenarios NAME SUBJECT`.
 
-SUBJECT is "this" (configure_task_scheduler), "apscheduler" or "schedule".
-Each scenario prints one JSON object of figures on its last line. Lateness is
-measured from a run's planned time to the first line of the task; CPU from
-`resource.getrusage` of this process (threads included); memory from RSS.
+SUBJECT is "this" (configure_task_scheduler), "floor" (a bare `sched` loop, see
+`floor.py`), "apscheduler" or "schedule". Each scenario prints one JSON object
+of figures on its last line. Lateness is measured from a run's planned time to
+the first line of the task; CPU from `resource.getrusage` of this process
+(threads included); memory from RSS.
+
+Like for like: every subject starts its tasks in phase (the first runs one
+interval after the start, on one grid), coalesces missed runs into one and
+runs a late run however late (APScheduler: `coalesce=True`,
+`misfire_grace_time=None`, `max_instances=1`, as this scheduler's defaults),
+and removes tasks one by one.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.floor import Floor  # noqa: E402
 from benchmarks.http_scenario import http_this  # noqa: E402,F401 (the `http` scenario)
 from configure_task_scheduler import FakeClock, Scheduler, load_config  # noqa: E402
 from configure_task_scheduler.execution.executor import run_python  # noqa: E402
@@ -70,8 +78,29 @@ def lateness_this() -> Figures:
     return lateness_figures(late)
 
 
-def lateness_apscheduler() -> Figures:
+def lateness_floor() -> Figures:
+    late: list[float] = []
+
+    def task(planned: float) -> None:
+        late.append(time.monotonic() - planned)
+
+    floor = Floor(max_workers=4)
+    for _ in range(100):
+        floor.every(0.5, task)
+    floor.run_for(10)
+    return lateness_figures(late)
+
+
+def apscheduler_like_this(max_workers: int = 4) -> Any:
+    """A BackgroundScheduler with this scheduler's policies: coalesce missed runs into
+    one, run late runs however late, one run of a task at a time."""
     from apscheduler.schedulers.background import BackgroundScheduler
+    return BackgroundScheduler(
+        executors={"default": {"type": "threadpool", "max_workers": max_workers}},
+        job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1})
+
+
+def lateness_apscheduler() -> Figures:
     late: list[float] = []
     start = time.time() + 0.5
 
@@ -79,10 +108,9 @@ def lateness_apscheduler() -> Figures:
         now = time.time()
         late.append((now - start) % 0.5)  # distance past the last planned time
 
-    scheduler = BackgroundScheduler(executors={"default": {"type": "threadpool",
-                                                           "max_workers": 4}})
+    scheduler = apscheduler_like_this()
     for n in range(100):
-        scheduler.add_job(task, "interval", seconds=0.5, id=f"t{n}", max_instances=1,
+        scheduler.add_job(task, "interval", seconds=0.5, id=f"t{n}",
                           start_date=datetime.fromtimestamp(start, timezone.utc))
     scheduler.start()
     time.sleep(10)
@@ -128,7 +156,7 @@ THROUGHPUT_SECONDS = 10.0
 
 
 def throughput_this(tasks: int = 2000, jitter_seconds: float = 0.0,
-                    seconds: float = THROUGHPUT_SECONDS) -> Figures:
+                    seconds: float = THROUGHPUT_SECONDS, listeners: int = 0) -> Figures:
     counter = itertools.count()
     late: list[float] = []
 
@@ -145,19 +173,42 @@ def throughput_this(tasks: int = 2000, jitter_seconds: float = 0.0,
         # burst); the others are plain no-ops, like APScheduler's here.
         scheduler.every(0.1, sampled_task if n % 100 == 0 else task, task_id=f"t{n}",
                         jitter_seconds=jitter_seconds)
+    for _ in range(listeners):
+        scheduler.subscribe(lambda event: None)
     return measure_throughput(lambda: scheduler.run_forever(seconds), counter, late, tasks,
                               seconds)
 
 
-def throughput_apscheduler(tasks: int = 2000, jitter_seconds: float = 0.0,
-                           seconds: float = THROUGHPUT_SECONDS) -> Figures:
-    from apscheduler.schedulers.background import BackgroundScheduler
+def throughput_floor(tasks: int = 2000, seconds: float = THROUGHPUT_SECONDS) -> Figures:
     counter = itertools.count()
-    scheduler = BackgroundScheduler(executors={"default": {"type": "threadpool",
-                                                           "max_workers": 4}})
+    late: list[float] = []
+
+    def task(planned: float) -> None:
+        next(counter)
+
+    def sampled_task(planned: float) -> None:
+        next(counter)
+        late.append(time.monotonic() - planned)
+
+    floor = Floor(max_workers=4)
+    for n in range(tasks):
+        floor.every(0.1, sampled_task if n % 100 == 0 else task)
+    return measure_throughput(lambda: floor.run_for(seconds), counter, late, tasks, seconds)
+
+
+def throughput_apscheduler(tasks: int = 2000, jitter_seconds: float = 0.0,
+                           seconds: float = THROUGHPUT_SECONDS, listeners: int = 0) -> Figures:
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+    counter = itertools.count()
+    scheduler = apscheduler_like_this()
+    # One start date for all: the jobs run in phase on one 0.1 s grid, as in the
+    # other subjects (by default each job's grid starts when it is added).
+    start = datetime.fromtimestamp(time.time() + 0.1, timezone.utc)
     for n in range(tasks):
         scheduler.add_job(lambda: next(counter), "interval", seconds=0.1, id=f"t{n}",
-                          jitter=jitter_seconds or None)
+                          jitter=jitter_seconds or None, start_date=start)
+    for _ in range(listeners):
+        scheduler.add_listener(lambda event: None, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
     def run() -> None:
         scheduler.start()
@@ -211,11 +262,30 @@ def spread_apscheduler() -> Figures:
     return throughput_apscheduler(jitter_seconds=0.1)
 
 
+# -- listener: the throughput scenario with one listener subscribed to every run event -------
+
+
+def listener_this() -> Figures:
+    return throughput_this(listeners=1)
+
+
+def listener_floor() -> Figures:
+    return throughput_floor()  # the floor has no events: the same bare loop
+
+
+def listener_apscheduler() -> Figures:
+    return throughput_apscheduler(listeners=1)
+
+
 # -- saturation: 10,000 tasks every 0.1 s (ideal 100,000 runs/s): the most it can dispatch ------
 
 
 def saturation_this() -> Figures:
     return throughput_this(tasks=10_000)
+
+
+def saturation_floor() -> Figures:
+    return throughput_floor(tasks=10_000)
 
 
 def saturation_apscheduler() -> Figures:
@@ -250,6 +320,10 @@ def ramp(throughput: Callable[..., Figures]) -> Figures:
 
 def ramp_this() -> Figures:
     return ramp(throughput_this)
+
+
+def ramp_floor() -> Figures:
+    return ramp(throughput_floor)
 
 
 def ramp_apscheduler() -> Figures:
@@ -323,24 +397,33 @@ def scale_this() -> Figures:
 
 
 def scale_apscheduler() -> Figures:
-    from apscheduler.schedulers.background import BackgroundScheduler
-    scheduler = BackgroundScheduler()
-    scheduler.start(paused=True)
+    scheduler = apscheduler_like_this()
+    scheduler.start()  # running, like this scheduler's (paused, it would not plan the jobs)
+
+    def remove_each() -> None:
+        for n in range(SCALE_TASKS):
+            scheduler.remove_job(f"t{n}")
+
     figures = measure_scale(
-        lambda n: scheduler.add_job(noop, "interval", seconds=3600, id=f"t{n}"),
-        scheduler.remove_all_jobs)
+        lambda n: scheduler.add_job(noop, "interval", seconds=3600, id=f"t{n}"), remove_each)
     scheduler.shutdown()
     return figures
 
 
 def scale_schedule() -> Figures:
     import schedule
-    # cancel_job() one by one is O(n) each (quadratic): clear() removes them all.
-    return measure_scale(lambda n: schedule.every(3600).seconds.do(noop), schedule.clear)
+    jobs: list[Any] = []
+
+    def remove_each() -> None:  # cancel_job() is O(n) per job: quadratic, as it is
+        for job in jobs:
+            schedule.cancel_job(job)
+
+    return measure_scale(lambda n: jobs.append(schedule.every(3600).seconds.do(noop)),
+                         remove_each)
 
 
 def measure_scale(add: Callable[[int], object], remove_all: Callable[[], object]) -> Figures:
-    """Time `add(n)` for 100,000 tasks, then `remove_all()`; RSS grown per task added."""
+    """Time `add(n)` for 100,000 tasks, then `remove_all()` (one by one); RSS grown per task."""
     gc.collect()
     rss = rss_bytes()
     started = time.perf_counter()

@@ -1024,6 +1024,26 @@ def test_args_given_as_a_tuple_are_accepted_and_checked_against_the_signature() 
                         kwargs={"b": 2})
 
 
+def test_a_function_is_checked_against_its_signature_as_it_is_when_each_task_is_added() -> None:
+    scheduler = Scheduler()
+
+    def job(number):  # type: ignore[no-untyped-def]
+        """Needs an argument until it gets a default."""
+
+    with pytest.raises(ConfigError, match=(
+            r'^task "first": args: no value for the parameter "number" of '
+            r"test_scheduler_api:test_a_function_is_checked_against_its_signature_as_it_is_"
+            r"when_each_task_is_added\.<locals>\.job\(number\)$")):
+        scheduler.every(60, job, task_id="first")
+    job.__defaults__ = (1,)
+    task = scheduler.every(60, job, task_id="second")
+    job.__defaults__ = None
+    with pytest.raises(ConfigError, match=r'^task "third": args: no value for the parameter '):
+        scheduler.every(60, job, task_id="third")
+
+    assert [snapshot.task_id for snapshot in scheduler.tasks()] == [task.task_id]
+
+
 def test_constructor_defaults_are_the_scheduler_section_defaults() -> None:
     settings = SchedulerSettings()
     parameters = inspect.signature(Scheduler).parameters

@@ -63,6 +63,8 @@ def task_place(position: int, task_id: Any) -> str:
     Position 0 means the task came from the library API: 'task "backup"'.
     """
     number = f" #{position}" if position else ""
+    if isinstance(task_id, str) and _TASK_ID.fullmatch(task_id):  # JSON quoting adds nothing
+        return f'task{number} "{task_id}"'
     if isinstance(task_id, str) and task_id:
         return f"task{number} {json.dumps(task_id)}"
     return f"task{number}"
@@ -115,8 +117,11 @@ class FieldReader:
         if not self.ok:
             self.problem("", f"expected an object, found {describe(entry)}")
             return
-        self.problems = unknown_keys(entry, known, file, where)
-        own = {key: value for key, value in entry.items() if not key.startswith("_")}
+        if _all_known(entry, known):  # the common case: no unknown key, no `_comment`
+            own = dict(entry)
+        else:
+            self.problems = unknown_keys(entry, known, file, where)
+            own = {key: value for key, value in entry.items() if not key.startswith("_")}
         if defaults:
             self._from_defaults = set(defaults) - set(own)
             own = {**defaults, **own}
@@ -148,6 +153,13 @@ class FieldReader:
     def problem(self, field: str, message: str) -> None:
         """Record a problem with `field` ("" for the whole object)."""
         self.problems.append(Problem(self.file, self.where, field, message))
+
+
+def _all_known(entry: dict[str, Any], known: Collection[str]) -> bool:
+    """True if every key of `entry` is a known field (none of which starts with "_")."""
+    if isinstance(known, dict):
+        return entry.keys() <= known.keys()
+    return all(key in known for key in entry)
 
 
 def _is_number(value: Any) -> bool:

@@ -14,11 +14,15 @@ import io
 import json
 import re
 import sys
+import types
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from typing import Any
 
 _NOT_IN_ID = re.compile(r"[^A-Za-z0-9_.-]")
+_NO_NAME: Any = object()
 
 
 def import_entry_point(entry_point: str) -> Callable[..., Any]:
@@ -91,7 +95,8 @@ def describe_callable(target: Callable[..., Any]) -> str:
     Interned: 100,000 tasks of one function share one string.
     """
     module = getattr(target, "__module__", None) or "?"
-    return sys.intern(f"{module}:{getattr(target, '__qualname__', repr(target))}")
+    name = getattr(target, "__qualname__", _NO_NAME)  # repr() only when needed: it can be slow
+    return sys.intern(f"{module}:{repr(target) if name is _NO_NAME else name}")
 
 
 def default_task_id(target: Callable[..., Any]) -> str:
@@ -110,14 +115,13 @@ def check_arguments(target: Callable[..., Any], entry_point: str, args: tuple[An
     Returns:
         None if they bind, else (the field at fault, a one-line message).
     """
-    try:
-        signature = inspect.signature(target)
-    except (TypeError, ValueError):  # a builtin without a signature: the call will tell
+    bound = _bound_signature(target)
+    if bound is None:  # a builtin without a signature: the call will tell
         return None
+    if not args and not kwargs and bound.binds_empty:
+        return None
+    signature, passes_context = bound.signature, bound.passes_context
     named = f"{entry_point}{signature}"
-    context = signature.parameters.get("context")
-    passes_context = context is not None and context.kind in (
-        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     if passes_context and "context" in kwargs:
         return "kwargs", (f'"context" is passed by the scheduler (a RunContext) to {named}; '
                           "rename this argument")
@@ -126,6 +130,49 @@ def check_arguments(target: Callable[..., Any], entry_point: str, args: tuple[An
     except TypeError as error:
         return _binding_problem(signature, named, args, kwargs, passes_context, str(error))
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _BoundSignature:
+    """A function's signature, read once: 100,000 tasks of one function share it."""
+
+    signature: inspect.Signature
+    passes_context: bool
+    binds_empty: bool  # a call with no args and no kwargs binds (the common case)
+    source: tuple[Any, ...]  # what the signature was read from, to notice a change
+
+
+# Keyed weakly: a cached signature never keeps a function (or its closure) alive.
+_SIGNATURES: weakref.WeakKeyDictionary[Any, _BoundSignature] = weakref.WeakKeyDictionary()
+
+
+def _bound_signature(target: Callable[..., Any]) -> _BoundSignature | None:
+    """`target`'s signature; cached for plain functions while what it is read from is unchanged."""
+    plain = isinstance(target, types.FunctionType)
+    # The signature of a plain function is read from these; replacing one (a
+    # decorator setting __signature__ or __wrapped__, new defaults) reads it again.
+    source = (target.__code__, target.__defaults__, target.__kwdefaults__,
+              target.__dict__.get("__signature__"), target.__dict__.get("__wrapped__")) \
+        if plain else ()
+    known = _SIGNATURES.get(target) if plain else None
+    if known is not None and known.source == source:
+        return known
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return None
+    context = signature.parameters.get("context")
+    passes_context = context is not None and context.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    try:
+        signature.bind(**({"context": None} if passes_context else {}))
+        binds_empty = True
+    except TypeError:
+        binds_empty = False
+    bound = _BoundSignature(signature, passes_context, binds_empty, source)
+    if plain:
+        _SIGNATURES[target] = bound
+    return bound
 
 
 def _binding_problem(signature: inspect.Signature, named: str, args: tuple[Any, ...],

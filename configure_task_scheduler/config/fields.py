@@ -92,13 +92,31 @@ TASK_DEFAULTS: dict[str, Any] = {
     if item.default is not dataclasses.MISSING}
 
 
+# The execution policies and their checks, in the order their problems are reported.
+_POLICIES: tuple[tuple[str, checks.Check], ...] = (
+    ("max_instances", checks.MAX_INSTANCES), ("retries", checks.RETRIES),
+    ("retry_delay_seconds", checks.SECONDS), ("retry_backoff", checks.BACKOFF),
+    ("retry_max_delay_seconds", checks.SECONDS),
+    ("misfire_grace_seconds", checks.SECONDS_OR_NULL))
+
+
 def read_policies(reader: FieldReader) -> dict[str, Any]:
-    """The execution policies: overlap, retries, misfires (defaults as in `Task`)."""
-    policies = {"max_instances": checks.MAX_INSTANCES, "retries": checks.RETRIES,
-                "retry_delay_seconds": checks.SECONDS, "retry_backoff": checks.BACKOFF,
-                "retry_max_delay_seconds": checks.SECONDS,
-                "misfire_grace_seconds": checks.SECONDS_OR_NULL}
-    return {name: reader.read(name, check, task_default(name)) for name, check in policies.items()}
+    """The execution policies the object sets: overlap, retries, misfires.
+
+    A policy it does not set is left out: `Task` has the same default.
+    """
+    return read_present(reader, _POLICIES)
+
+
+def read_present(reader: FieldReader,
+                 fields: tuple[tuple[str, checks.Check], ...]) -> dict[str, Any]:
+    """Check the fields of `fields` that the object sets, in that order; skip the others.
+
+    Only for fields whose default is `Task`'s own: leaving one out of the
+    `Task(...)` call gives it that default, and a field never set needs no check.
+    """
+    values = reader.values
+    return {name: reader.read(name, check) for name, check in fields if name in values}
 
 
 def read_schedule(reader: FieldReader, zone: tzinfo | None) -> Schedule | None:

@@ -26,11 +26,11 @@ from .entry_points import import_path
 from .environment import read_environment
 from .fields import (
     SCHEDULE_FIELDS,
-    TASK_DEFAULTS,
     make_schedule,
     read_arguments,
     read_entry_point,
     read_policies,
+    read_present,
     read_schedule,
     read_stderr_level,
     read_timezone,
@@ -44,6 +44,7 @@ from .reference import (  # noqa: F401 (SCHEDULER_FIELDS: part of the loader's f
 from .source import parse_document, read_text
 
 COMPACT_FIELDS = ("name", "command", "schedule")
+_COMPACT_KEYS = frozenset(COMPACT_FIELDS)
 TOP_LEVEL_FIELDS = ("scheduler", "defaults", "tasks", "$schema")
 
 
@@ -279,7 +280,7 @@ def read_task(entry: Any, position: int, file: str, defaults: dict[str, Any] | N
         The task, or None with the problems that made it invalid.
     """
     defaults = defaults or {}
-    if isinstance(entry, dict) and any(key in entry for key in COMPACT_FIELDS):
+    if isinstance(entry, dict) and not _COMPACT_KEYS.isdisjoint(entry):
         return _read_compact_task(entry, position, file, defaults, timezone)
     raw_id = entry.get("task_id") if isinstance(entry, dict) else None
     if isinstance(entry, dict):
@@ -332,13 +333,16 @@ def _read_compact_task(entry: dict[str, Any], position: int, file: str,
                 **fields), []
 
 
+_TASK_TYPES = {kind.value: kind for kind in TaskType}  # a dict lookup: TaskType() is slower
+
+
 def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None:
     task_id = reader.read("task_id", checks.TASK_ID)
     task_type = reader.read("task_type", checks.TASK_TYPE)
     entry_point, target = read_entry_point(reader, task_type)
     schedule = read_schedule(reader, read_timezone(reader, default_zone))
     return Task(
-        task_id=task_id or "", task_type=TaskType(task_type or "shell"),
+        task_id=task_id or "", task_type=_TASK_TYPES[task_type or "shell"],
         entry_point=entry_point or "", schedule=schedule or IntervalSchedule(1),
         task_name=reader.read("task_name", checks.STRING, task_id or ""),
         target=target,
@@ -346,22 +350,28 @@ def _build_task(reader: FieldReader, default_zone: tzinfo | None) -> Task | None
     )
 
 
+# Fields read alike by every task form, whose default is `Task`'s own; in the
+# order their problems are reported (the arguments, policies, environment and
+# stderr_level come between jitter_seconds and catch_up).
+_FIRST_COMMON_FIELDS: tuple[tuple[str, checks.Check], ...] = (
+    ("description", checks.STRING), ("enabled", checks.BOOLEAN),
+    ("run_on_start", checks.BOOLEAN), ("timeout_seconds", checks.POSITIVE_SECONDS_OR_NULL),
+    ("jitter_seconds", checks.SECONDS))
+_LAST_COMMON_FIELDS: tuple[tuple[str, checks.Check], ...] = (("catch_up", checks.BOOLEAN),)
+
+
 def _common_fields(reader: FieldReader, task_type: str | None, entry_point: Any,
                    target: Any) -> dict[str, Any]:
-    """The fields every task form reads the same way (the compact form from defaults)."""
+    """The fields every task form reads the same way (the compact form from defaults).
+
+    A field the object does not set is left out, so `Task` gives it its default
+    (`TASK_DEFAULTS`): only the fields present are checked, in a fixed order.
+    """
     return {
-        "description": reader.read("description", checks.STRING, TASK_DEFAULTS["description"]),
-        "enabled": reader.read("enabled", checks.BOOLEAN, TASK_DEFAULTS["enabled"]),
-        "run_on_start": reader.read("run_on_start", checks.BOOLEAN,
-                                    TASK_DEFAULTS["run_on_start"]),
-        "timeout_seconds": reader.read("timeout_seconds", checks.POSITIVE_SECONDS_OR_NULL,
-                                       TASK_DEFAULTS["timeout_seconds"]),
-        "jitter_seconds": reader.read("jitter_seconds", checks.SECONDS,
-                                      TASK_DEFAULTS["jitter_seconds"]),
+        **read_present(reader, _FIRST_COMMON_FIELDS),
         **read_arguments(reader, task_type, str(entry_point), target),
         **read_policies(reader),
         **read_environment(reader, task_type, entry_point),
         **read_stderr_level(reader),
-        "catch_up": reader.read("catch_up", checks.BOOLEAN, TASK_DEFAULTS["catch_up"]),
+        **read_present(reader, _LAST_COMMON_FIELDS),
     }
-
