@@ -42,7 +42,7 @@ from . import policies
 logger = logging.getLogger("configure_task_scheduler.runbook")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Flight:
     """A run in flight: queued since its planned time, or running since it started."""
 
@@ -117,12 +117,7 @@ class RunBook:
         """
         entry = self._record(run)
         with entry.lock:
-            others = [flight for flight in entry.in_flight.values()
-                      if flight.run.run_number != run.run_number
-                      or flight.run.record is not run.record]
-            reason = policies.overlap_reason(
-                run.task, [flight.since for flight in others if flight.started],
-                [flight.since for flight in others if not flight.started])
+            reason = _overlap_reason(run, entry.in_flight) if entry.in_flight else ""
             if not reason:
                 entry.in_flight[id(run)] = _Flight(run, run.planned_at)
             return reason
@@ -131,8 +126,9 @@ class RunBook:
         """The run's code starts now: it is running; log it and tell listeners."""
         entry = self._record(run, create=False)
         with entry.lock:
-            if id(run) in entry.in_flight:
-                entry.in_flight[id(run)] = _Flight(run, started_at, started=True)
+            flight = entry.in_flight.get(id(run))
+            if flight is not None:
+                flight.since, flight.started = started_at, True
         _log_start(run, lateness_seconds)
         if self._listeners:  # no event object built when nobody listens
             self.emit(RunEvent(EventKind.RUN_STARTED, run, started_at=started_at))
@@ -259,6 +255,14 @@ class RunBook:
             except Exception:
                 logger.exception("listener %r failed on %s of task %s; ignored",
                                  listener, event.kind.value, event.run.task.task_id)
+
+
+def _overlap_reason(run: Run, in_flight: dict[int, _Flight]) -> str:
+    """The overlap rule against the other runs in flight (not the run's own earlier attempts)."""
+    others = [flight for flight in in_flight.values()
+              if flight.run.run_number != run.run_number or flight.run.record is not run.record]
+    return policies.overlap_reason(run.task, [flight.since for flight in others if flight.started],
+                                   [flight.since for flight in others if not flight.started])
 
 
 def _log_start(run: Run, lateness: float) -> None:

@@ -82,6 +82,8 @@ class RunOutput:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         _current.output = self._previous
+        if not self._streams:  # capture is off: nothing to flush (the common, cheap case)
+            return
         with _emitting():
             for lines, _ in self._streams.values():
                 lines.close()
@@ -103,6 +105,8 @@ class RunOutput:
 
     def tails(self) -> tuple[str, str]:
         """Return the (stdout, stderr) tails so far ("" when output is not captured)."""
+        if not self._streams:
+            return "", ""
         with self._lock:
             texts = [tail.text() for _, tail in self._streams.values()]  # stdout, stderr
         return (texts[0], texts[1]) if texts else ("", "")
