@@ -43,7 +43,7 @@ from .errors import ConfigError
 from .execution import TERMINATE_SECONDS, PoolExecutor, RunLogFilter, capture_output
 from .log_formats import JsonFormatter, MessageFormatter, TextFormatter
 from .scheduler import Scheduler
-from .schedules import describe_seconds
+from .schedules import seconds_in_words
 from .signals import SignalActions, handling
 from .task import Run, RunResult, RunStatus, Secrets, Task, log_fields
 
@@ -453,7 +453,7 @@ def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool
     finally:
         for handler in logging.getLogger().handlers:
             handler.removeFilter(simulated)
-    span = describe_seconds(duration_seconds)
+    span = seconds_in_words(duration_seconds)
     span = span if span[0].isdigit() else f"1 {span}"
     print(f"-- {plural(sum(counts.values()), 'run')} in {span} "
           f"from {start.astimezone():%Y-%m-%d %H:%M:%S %z}:")

@@ -169,7 +169,8 @@ class Run:
         task: the task definition at the moment the run became due.
         run_number: 1 for the task's first run, counting every due run (skipped too).
         planned_at: the wall-clock time the run was planned for.
-        planned_monotonic: the same instant on the engine's monotonic clock.
+        planned_monotonic: when the engine's queue fires it (monotonic): the
+            planned time for a first attempt, the end of the wait for a retry.
         attempt: 1 for the first attempt, 2 for the first retry, ...
         secrets: the secrets of all the scheduler's tasks when the run was
             made: withheld from its environment, hidden in its output.

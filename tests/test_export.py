@@ -402,3 +402,18 @@ def test_cron_jobs_use_only_api_reference_fields_with_their_types(
         for container in job_spec["template"]["spec"]["containers"]:
             check_fields(container, CONTAINER, REQUIRED["Container"])
             assert all(isinstance(word, str) for word in container["command"])
+
+
+def test_a_disabled_task_that_cannot_be_exported_does_not_make_the_export_approximate(
+        export: Callable[..., tuple[int, str, str]]) -> None:
+    # Exit 0 means "every enabled task exported faithfully": a disabled one left out is
+    # reported on its line, and does not change the status.
+    config = {"scheduler": {"timezone": "UTC"}, "tasks": [
+        shell("report", cron="30 9 * * MON-FRI"),
+        shell("odd", interval_seconds=7, enabled=False)]}
+
+    status, _, err = export(config, "--export", "crontab")
+
+    assert status == 0
+    assert [line for line in err.splitlines() if line.startswith("task odd:")] == [
+        line for line in err.splitlines() if "left out" in line]

@@ -39,7 +39,7 @@ from configure_task_scheduler import (
     TaskState,
     TaskType,
 )
-from configure_task_scheduler.config.entry_points import describe_callable
+from configure_task_scheduler.config.entry_points import callable_name
 from configure_task_scheduler.config.loader import build_config
 from configure_task_scheduler.execution import PoolExecutor
 from configure_task_scheduler.schedules import IntervalSchedule
@@ -99,14 +99,14 @@ def loaded_task(entry: dict[str, Any]) -> Task:
 # -- adding tasks: the same Task as a config entry ------------------------------------
 
 
-ENTRY_POINT = describe_callable(job)  # "test_scheduler_api:job"
+ENTRY_POINT = callable_name(job)  # "test_scheduler_api:job"
 
 
 def job_with_arguments(number: int, letter: str, *, b: int) -> None:
     """A task whose arguments come from `args` and `kwargs`."""
 
 
-ARGUMENTS_ENTRY_POINT = describe_callable(job_with_arguments)
+ARGUMENTS_ENTRY_POINT = callable_name(job_with_arguments)
 
 
 @pytest.mark.parametrize("add, entry", [

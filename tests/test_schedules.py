@@ -14,7 +14,7 @@ from configure_task_scheduler.schedules import (
     IntervalSchedule,
     OneShotSchedule,
     Schedule,
-    describe_seconds,
+    seconds_in_words,
     upcoming_runs,
 )
 
@@ -47,7 +47,7 @@ def test_interval_rejects_anything_but_a_finite_positive_number(seconds: object)
     (86400, "day"), (172800, "2 days"),
 ])
 def test_describe_seconds_uses_the_largest_whole_unit(seconds: float, words: str) -> None:
-    assert describe_seconds(seconds) == words
+    assert seconds_in_words(seconds) == words
     assert IntervalSchedule(seconds).describe() == f"every {words}"
 
 

@@ -122,8 +122,7 @@ class _DryRunExecutor:
         if not reporter.run_started(run, run.planned_at, run.planned_monotonic):
             reporter.run_released(run)
             return
-        result = RunResult(run.task.task_id, run.run_number, run.planned_at, run.planned_at,
-                           run.planned_at, 0.0, RunStatus.SUCCEEDED)
+        result = RunResult.of(run, RunStatus.SUCCEEDED, run.planned_at, run.planned_at, 0.0)
         reporter.run_released(run)
         reporter.run_finished(run, result)
 

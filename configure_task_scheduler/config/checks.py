@@ -25,7 +25,7 @@ _TASK_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ENTRY_POINT = re.compile(r"[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*|\.[A-Za-z_]\w*)")
 
 
-def describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
     """Describe a found value for a message: '"10" (a string)', 'true (a boolean)'."""
     if value is None:
         return "null"
@@ -115,7 +115,7 @@ class FieldReader:
         self._from_defaults: set[str] = set()
         self.ok = isinstance(entry, dict)
         if not self.ok:
-            self.problem("", f"expected an object, found {describe(entry)}")
+            self.problem("", f"expected an object, found {describe_value(entry)}")
             return
         if _all_known(entry, known):  # the common case: no unknown key, no `_comment`
             own = dict(entry)
@@ -143,7 +143,7 @@ class FieldReader:
         expected = check(value)
         if expected is None:
             return value
-        self.problem(name, f"expected {expected}, found {describe(value)}{self.origin(name)}")
+        self.problem(name, f"expected {expected}, found {describe_value(value)}{self.origin(name)}")
         return None
 
     def origin(self, name: str) -> str:

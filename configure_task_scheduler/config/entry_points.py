@@ -89,7 +89,7 @@ def import_path(directories: list[str]) -> Iterator[None]:
                 sys.path.remove(directory)
 
 
-def describe_callable(target: Callable[..., Any]) -> str:
+def callable_name(target: Callable[..., Any]) -> str:
     """Name a function as an entry point: "package.module:function".
 
     Interned: 100,000 tasks of one function share one string.

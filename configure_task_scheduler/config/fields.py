@@ -27,7 +27,7 @@ from ..schedules import (
 from ..task import EMPTY_KWARGS, STDERR_LEVELS, Task
 from . import checks
 from .checks import FieldReader
-from .entry_points import check_arguments, describe_callable, import_entry_point
+from .entry_points import callable_name, check_arguments, import_entry_point
 
 SCHEDULE_FIELDS = ("interval_seconds", "cron", "at")
 
@@ -46,7 +46,7 @@ def read_entry_point(reader: FieldReader, task_type: str | None) -> tuple[Any, A
 def _import_target(reader: FieldReader, entry_point: Any) -> tuple[Any, Any]:
     """Import a python task's function (or take the one the API handed over)."""
     if callable(entry_point):  # from the library API: already a function
-        return describe_callable(entry_point), entry_point
+        return callable_name(entry_point), entry_point
     if entry_point is None:
         return None, None
     try:
@@ -180,6 +180,6 @@ def read_stderr_level(reader: FieldReader) -> dict[str, Any]:
     close = checks.closest_key(value.upper(), list(STDERR_LEVELS)) \
         if isinstance(value, str) else None
     hint = f'; did you mean "{close}"?' if close else ""
-    reader.problem("stderr_level", f"expected {expected}, found {checks.describe(value)}"
+    reader.problem("stderr_level", f"expected {expected}, found {checks.describe_value(value)}"
                    f"{reader.origin('stderr_level')}{hint}")
     return {}

@@ -70,7 +70,7 @@ class LoadedConfig:
     # depend on; an entry equal to last time's gives back last time's Task.
     sources: dict[str, tuple[Any, Task]] = field(default_factory=dict, repr=False,
                                                  compare=False)
-    shared: Any = field(default=None, repr=False, compare=False)
+    common_sections: Any = field(default=None, repr=False, compare=False)
 
 
 def load_config(path: str | os.PathLike[str],
@@ -115,15 +115,17 @@ def build_config(document: Any, file: str, search_dirs: list[str] | None = None,
         document = {"tasks": document}
     if not isinstance(document, dict):
         expected = 'expected an object {"scheduler": ..., "tasks": [...]} or a list of tasks'
-        raise ConfigError([Problem(file, "", "", f"{expected}, found {checks.describe(document)}")])
+        raise ConfigError([Problem(file, "", "", f"{expected}, found {checks.describe_value(document)}")])
     settings, scheduler_problems = read_settings(document.get("scheduler", {}), file)
     defaults, default_problems = _read_defaults(document.get("defaults", {}), file)
-    config = LoadedConfig(file, settings, shared=(document.get("scheduler"), defaults))
+    config = LoadedConfig(file, settings,
+                          common_sections=(document.get("scheduler"), defaults))
     file_problems = _file_problems(document, file, scheduler_problems, default_problems)
     unusable = any(file_problems.values())
     if isinstance(document.get("tasks"), list):
         # Read even when the file is unusable, so that one pass reports everything.
-        same = previous is not None and not unusable and previous.shared == config.shared
+        same = (previous is not None and not unusable
+                and previous.common_sections == config.common_sections)
         reuse = previous.sources if previous is not None and same else {}
         with import_path((search_dirs or []) + [os.getcwd()]):
             _read_tasks(document["tasks"], defaults, config, reuse)
@@ -142,7 +144,7 @@ def _file_problems(document: dict[str, Any], file: str, scheduler_problems: list
     if "tasks" not in document:
         problems["tasks"] = [Problem(file, "", "tasks", "missing: expected a list of tasks")]
     elif not isinstance(document["tasks"], list):
-        found = checks.describe(document["tasks"])
+        found = checks.describe_value(document["tasks"])
         problems["tasks"] = [Problem(file, "", "tasks", f"expected a list of tasks, found {found}")]
     return problems
 

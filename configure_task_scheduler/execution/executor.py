@@ -37,7 +37,7 @@ from .shell import (
     DRAIN_SECONDS,
     KILL_GRACE_SECONDS,
     Redactor,
-    describe_exit,
+    exit_summary,
     redactor_for,
     start_command,
     task_environment,
@@ -448,7 +448,7 @@ def _shell_status(run: Run, outcome: Any, cancelled: bool) -> tuple[RunStatus, i
         error = f"timed out after {run.task.timeout_seconds:g}s; process group terminated"
         return RunStatus.TIMED_OUT, outcome.exit_code, error
     if outcome.exit_code != 0:
-        return RunStatus.FAILED, outcome.exit_code, describe_exit(outcome.exit_code)
+        return RunStatus.FAILED, outcome.exit_code, exit_summary(outcome.exit_code)
     return RunStatus.SUCCEEDED, outcome.exit_code, ""
 
 

@@ -381,7 +381,7 @@ def _signal_group(pgid: int, signum: int) -> None:
         pass  # the group is already gone
 
 
-def describe_exit(exit_code: int) -> str:
+def exit_summary(exit_code: int) -> str:
     """Return "exit code 3" or, for a negative code, "killed by SIGKILL"."""
     if exit_code < 0:
         try:

@@ -7,13 +7,13 @@ Never reads a clock, never sleeps, never logs; imports nothing of the package
 but `errors`.
 """
 
-from .base import Schedule, describe_seconds, upcoming_runs
+from .base import Schedule, seconds_in_words, upcoming_runs
 from .cron import CronSchedule
 from .interval import IntervalSchedule
 from .one_shot import OneShotSchedule
 from .zones import local_timezone, resolve_timezone
 
 __all__ = [
-    "CronSchedule", "IntervalSchedule", "OneShotSchedule", "Schedule", "describe_seconds",
+    "CronSchedule", "IntervalSchedule", "OneShotSchedule", "Schedule", "seconds_in_words",
     "local_timezone", "resolve_timezone", "upcoming_runs",
 ]

@@ -52,7 +52,7 @@ def require_aware(when: datetime) -> None:
 _UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 
 
-def describe_seconds(seconds: float) -> str:
+def seconds_in_words(seconds: float) -> str:
     """Return a duration in words: 1 -> "second", 90 -> "90 seconds", 7200 -> "2 hours"."""
     for size, unit in _UNITS:
         if seconds >= size and seconds % size == 0:

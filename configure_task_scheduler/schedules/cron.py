@@ -4,7 +4,7 @@ The loader turns a task's "cron" string into a `CronSchedule`; the engine asks i
 `next_after(previous planned time)`, a pure function that never reads the clock.
 This module owns the search for fire times (the daylight-saving rule for fixed times is
 zones.first_real_instant, shared with `at` times); the syntax and the
-calendar tables live in cron_fields.py, the plain-English `describe()` in cron_words.py.
+calendar tables live in cron_fields.py, the plain-English words in cron_words.py.
 It never schedules, sleeps or logs.
 """
 

@@ -13,7 +13,7 @@ import math
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from ..errors import ScheduleError
-from .base import describe_seconds, require_aware
+from .base import require_aware, seconds_in_words
 from .cron import CronSchedule
 from .zones import resolve_timezone
 
@@ -77,7 +77,7 @@ class IntervalSchedule:
 
     def describe(self) -> str:
         """Return "every 10 seconds", or "every 5 minutes, on the clock" when aligned."""
-        return f"every {describe_seconds(self.seconds)}" + (", on the clock" if self.align else "")
+        return f"every {seconds_in_words(self.seconds)}" + (", on the clock" if self.align else "")
 
     def planned_time(self, anchor: float, index: int) -> float:
         """Return the monotonic time of grid point `index` (the run at `anchor` is index 0)."""

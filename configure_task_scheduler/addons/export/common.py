@@ -55,11 +55,13 @@ class Verdict:
         fidelity: exported as is, approximated, or left out.
         notes: the approximations (or the reason it was left out), or remarks
             on an exact export ("disabled", "CRON_TZ: cronie only").
+        enabled: the task is enabled; only enabled tasks decide the exit status.
     """
 
     task_id: str
     fidelity: Fidelity
     notes: tuple[str, ...] = ()
+    enabled: bool = True
 
     def line(self) -> str:
         """Return the stderr line: 'task x: approximated: a; b'."""
@@ -74,8 +76,13 @@ def verdict_of(task: Task, approximations: Iterable[str], remarks: Iterable[str]
     """Return EXACT (with `remarks`) unless there are approximations."""
     approximations = tuple(approximations)
     if approximations:
-        return Verdict(task.task_id, Fidelity.APPROXIMATED, approximations)
-    return Verdict(task.task_id, Fidelity.EXACT, tuple(remarks))
+        return Verdict(task.task_id, Fidelity.APPROXIMATED, approximations, task.enabled)
+    return Verdict(task.task_id, Fidelity.EXACT, tuple(remarks), task.enabled)
+
+
+def left_out(task: Task, reason: str) -> Verdict:
+    """Return the verdict of a task that could not be exported, and why."""
+    return Verdict(task.task_id, Fidelity.LEFT_OUT, (reason,), task.enabled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +99,7 @@ class ExportError(Exception):
 
 def exit_status(verdicts: Iterable[Verdict]) -> int:
     """Return 0 if every enabled task was exported as is, else 1."""
-    exact = all(verdict.fidelity is Fidelity.EXACT for verdict in verdicts)
+    exact = all(verdict.fidelity is Fidelity.EXACT for verdict in verdicts if verdict.enabled)
     return EXIT_FAITHFUL if exact else EXIT_APPROXIMATED
 
 
@@ -106,7 +113,8 @@ def raw_env(config: LoadedConfig, task: Task) -> dict[str, str]:
 
     The `defaults` section's variables come first, the task's own win per name.
     """
-    defaults = config.shared[1] if isinstance(config.shared, tuple) else {}
+    sections = config.common_sections
+    defaults = sections[1] if isinstance(sections, tuple) else {}
     entry = config.sources.get(task.task_id, ({}, task))[0]
     merged: dict[str, Any] = {**defaults.get("env", {}), **entry.get("env", {})}
     return {name: value for name, value in merged.items() if isinstance(value, str)}

@@ -25,9 +25,9 @@ from ...task import Task
 from .common import (
     SECRETS_FILE,
     Export,
-    Fidelity,
     Verdict,
     cron_text,
+    left_out,
     raw_env,
     run_arguments,
     secret_variables,
@@ -80,7 +80,7 @@ def _left_out(task: Task, reason: str, zone: str | None, machine_zone: str | Non
         elif dialect == "debian":
             reason = (f"runs in {zone}, not the machine's zone {machine_zone}: Debian cron "
                       "has no CRON_TZ (--cron-dialect cronie writes one)")
-    return Verdict(task.task_id, Fidelity.LEFT_OUT, (reason,)) if reason else None
+    return left_out(task, reason) if reason else None
 
 
 def _dropped(task: Task) -> list[str]:

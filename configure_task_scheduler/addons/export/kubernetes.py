@@ -21,9 +21,8 @@ from ...task import Task
 from .common import (
     Export,
     ExportError,
-    Fidelity,
-    Verdict,
     cron_text,
+    left_out,
     raw_env,
     run_arguments,
     secret_variables,
@@ -76,7 +75,7 @@ def export_kubernetes(config: LoadedConfig, image: str, namespace: str,
         cron = cron_text(task)
         if cron.reason or cron.expression == "@reboot":
             reason = cron.reason or "@reboot: a CronJob has no start of its own"
-            verdicts.append(Verdict(task.task_id, Fidelity.LEFT_OUT, (reason,)))
+            verdicts.append(left_out(task, reason))
             continue
         job, approximations = _cron_job(config, task, names[task.task_id], cron.expression,
                                         image, namespace, secret, config_map, config_file)

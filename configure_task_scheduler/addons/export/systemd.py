@@ -23,9 +23,9 @@ from .common import (
     SECRETS_FILE,
     CronText,
     Export,
-    Fidelity,
     Verdict,
     cron_text,
+    left_out,
     raw_env,
     run_arguments,
     secret_variables,
@@ -54,7 +54,7 @@ def export_systemd(config: LoadedConfig, unit_prefix: str, user: bool, python: s
         unit = unit_prefix + re.sub(r"[^A-Za-z0-9:_.\\-]", "_", task.task_id)
         timer, notes, reason = _timer(task)
         if reason:
-            verdicts.append(Verdict(task.task_id, Fidelity.LEFT_OUT, (reason,)))
+            verdicts.append(left_out(task, reason))
             continue
         service, service_notes = _service(config, task, config_path, user, python)
         files += [(f"{unit}.service", service), (f"{unit}.timer", timer)]
