@@ -7,6 +7,8 @@ is the real code. Every test also checks that it left no threads behind.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -174,3 +176,31 @@ def executor() -> Iterator[PoolExecutor]:
 @pytest.fixture
 def reporter() -> RecordingReporter:
     return RecordingReporter()
+
+
+@pytest.fixture
+def start_cli() -> Iterator[Callable[..., Any]]:
+    """Start `main.py` processes in the background; each is stopped after the test."""
+    from test_cli import BackgroundScheduler
+
+    started: list[BackgroundScheduler] = []
+
+    def start(config: Path, *options: str) -> BackgroundScheduler:
+        started.append(BackgroundScheduler(config, *options))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def kill_groups_at_exit() -> Iterator[list[int]]:
+    """Process groups to SIGKILL after the test (task commands a killed CLI left running)."""
+    groups: list[int] = []
+    yield groups
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

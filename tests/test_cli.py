@@ -116,17 +116,6 @@ def start_scheduler() -> Iterator[Callable[[Path], BackgroundScheduler]]:
         scheduler.stop()
 
 
-@pytest.fixture
-def kill_groups_at_exit() -> Iterator[list[int]]:
-    """Process groups to SIGKILL after the test (task commands the CLI left running)."""
-    groups: list[int] = []
-    yield groups
-    for pgid in groups:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
 
 # -- --check ------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -131,18 +131,6 @@ def test_a_config_without_tasks_starts_and_says_it_is_idle(write_config: WriteCo
         "scheduler stopped",
     ]
 
-
-@pytest.fixture
-def start_cli() -> Iterator[Callable[..., BackgroundScheduler]]:
-    started: list[BackgroundScheduler] = []
-
-    def start(config: Path, *options: str) -> BackgroundScheduler:
-        started.append(BackgroundScheduler(config, *options))
-        return started[-1]
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 def test_a_deleted_config_is_said_once_the_tasks_keep_running_and_it_is_read_when_back(

@@ -1,17 +1,16 @@
 """The history from the command line: --history, --status, the lock, SIGKILL, bad settings.
 
 Real `python3 main.py` processes on real SQLite files under tmp_path; the
-background ones are followed through their log with deadlines (see
+start_cli ones are followed through their log with deadlines (see
 test_cli.BackgroundScheduler). Output is checked whole, text and JSON.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,31 +24,6 @@ from test_history import BACKUP, finished, skipped, started
 from configure_task_scheduler.addons.history.writer import HistoryWriter
 from configure_task_scheduler.clock import FakeClock
 from configure_task_scheduler.task import RunStatus
-
-
-@pytest.fixture
-def background() -> Iterator[Callable[..., BackgroundScheduler]]:
-    started: list[BackgroundScheduler] = []
-
-    def start(config: Path, *options: str) -> BackgroundScheduler:
-        started.append(BackgroundScheduler(config, *options))
-        return started[-1]
-
-    yield start
-    for scheduler in started:
-        scheduler.stop()
-
-
-@pytest.fixture
-def kill_at_exit() -> Iterator[list[int]]:
-    """Process groups of task commands a SIGKILLed scheduler left behind."""
-    groups: list[int] = []
-    yield groups
-    for pgid in groups:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def write(path: Path, tasks: list[dict[str, Any]], **scheduler: Any) -> Path:
@@ -170,10 +144,10 @@ def test_status_as_json_with_no_database(tmp_path: Path) -> None:
 @pytest.mark.parametrize("state", [True, False], ids=["lock-beside-database",
                                                       "lock-beside-config"])
 def test_a_second_scheduler_is_refused_with_the_pid_and_starts_once_the_first_is_killed(
-        tmp_path: Path, background: Callable[..., BackgroundScheduler], state: bool) -> None:
+        tmp_path: Path, start_cli: Callable[..., BackgroundScheduler], state: bool) -> None:
     settings = {"state_path": "state.db"} if state else {}
     config = write(tmp_path / "tasks.json", [shell_task_entry("a", "true", 3600)], **settings)
-    first = background(config)
+    first = start_cli(config)
     first.wait_for_log(r"scheduler started with 1 task \(1 enabled\)")
 
     second = run_cli("--config", config, "--duration", "5")
@@ -188,19 +162,19 @@ def test_a_second_scheduler_is_refused_with_the_pid_and_starts_once_the_first_is
 
     first.send(signal.SIGKILL)
     assert first.exit_status() == -signal.SIGKILL
-    third = background(config)
+    third = start_cli(config)
     third.wait_for_log(r"scheduler started with 1 task \(1 enabled\)")
 
 
 def test_sigkill_mid_run_leaves_a_sound_database_and_the_run_shows_interrupted(
-        tmp_path: Path, background: Callable[..., BackgroundScheduler],
-        kill_at_exit: list[int]) -> None:
+        tmp_path: Path, start_cli: Callable[..., BackgroundScheduler],
+        kill_groups_at_exit: list[int]) -> None:
     pidfile = tmp_path / "busy.pid"
     config = write(tmp_path / "tasks.json", [
         shell_task_entry("busy", f"echo $$ > {pidfile}; exec sleep 60", 3600, run_on_start=True),
         shell_task_entry("quick", "true", 0.1)], state_path="state.db", shutdown_timeout_seconds=0)
-    scheduler = background(config)
-    kill_at_exit.append(read_pid(pidfile))
+    scheduler = start_cli(config)
+    kill_groups_at_exit.append(read_pid(pidfile))
     scheduler.wait_for_log(r"task quick run 3 finished: succeeded in \d+\.\d+s")
     scheduler.wait_for_log(r"task quick run 14 finished: succeeded in \d+\.\d+s")  # 1.1 s later
     scheduler.send(signal.SIGKILL)
@@ -217,10 +191,10 @@ def test_sigkill_mid_run_leaves_a_sound_database_and_the_run_shows_interrupted(
                              [(1, "running")])
 
     pidfile.unlink()
-    restarted = background(config)  # busy, and perhaps a run of quick, were in flight
+    restarted = start_cli(config)  # busy, and perhaps a run of quick, were in flight
     restarted.wait_for_log(rf"history: {len(in_flight)} runs? left in flight by an earlier "
                            r"scheduler marked interrupted")
-    kill_at_exit.append(read_pid(pidfile))  # its command runs: SIGTERM cuts it short
+    kill_groups_at_exit.append(read_pid(pidfile))  # its command runs: SIGTERM cuts it short
     restarted.send(signal.SIGTERM)
     assert restarted.exit_status() == 0
     history = run_cli("--config", config, "--history", "busy", "--format", "json")

@@ -501,18 +501,6 @@ def test_a_changed_task_keeps_the_result_of_its_run_in_flight(
 # -- the command line -----------------------------------------------------------------
 
 
-@pytest.fixture
-def start_cli() -> Iterator[Callable[..., BackgroundScheduler]]:
-    started: list[BackgroundScheduler] = []
-
-    def start(config: Path, *options: str) -> BackgroundScheduler:
-        started.append(BackgroundScheduler(config, *options))
-        return started[-1]
-
-    yield start
-    for process in started:
-        process.stop()
-
 
 def test_sighup_reloads_the_config(write_config: Callable[..., Path],
                                    start_cli: Callable[..., BackgroundScheduler]) -> None:
