@@ -46,6 +46,9 @@ class Registry:
 
     def secrets(self) -> Secrets:
         """Return the union of every task's secrets (computed once per change)."""
+        secrets = self._secrets  # one attribute read: the engine asks for every run
+        if secrets is not None:
+            return secrets
         with self._lock:
             if self._secrets is None:
                 self._secrets = Secrets.of(self._tasks.values())

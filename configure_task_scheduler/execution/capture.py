@@ -58,8 +58,6 @@ class RunOutput:
 
     def __init__(self, run: Run, redact: Redactor) -> None:
         self.run, self.redact = run, redact
-        self._fields = {"task_id": run.task.task_id, "run": run.run_number,
-                        "attempt": run.attempt}
         self._lock = threading.Lock()
         self._previous: RunOutput | None = None  # the thread's run before `with` (none)
         self._streams: dict[str, tuple[LineLogger, OutputTail]] = {}
@@ -113,7 +111,9 @@ class RunOutput:
 
     def tag(self, record: logging.LogRecord) -> None:
         """Give `record` this run's fields (where it has none) and hide the task's secrets."""
-        for name, value in self._fields.items():
+        run = self.run  # made here, not per run: most runs log nothing
+        fields = {"task_id": run.task.task_id, "run": run.run_number, "attempt": run.attempt}
+        for name, value in fields.items():
             if getattr(record, name, None) is None:
                 setattr(record, name, value)
         if self.redact:

@@ -387,7 +387,9 @@ class PoolExecutor:
         if run.task.task_type is TaskType.SHELL:
             finish(run, reporter, self._run_shell(run, started_at, started))
             return False
-        abandon = functools.partial(self._abandon, number, run)
+        # Only a call with a timeout can be abandoned to: no partial per run otherwise.
+        abandon = _never if run.task.timeout_seconds is None else \
+            functools.partial(self._abandon, number, run)
         late = run_python(run, reporter, self._clock, started_at, started, abandon)
         return late and self._leave_if_abandoned(number)
 
@@ -459,6 +461,10 @@ def describe_age(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60:.0f}m"
     return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
+
+
+def _never() -> None:
+    """The `abandon` of a call without a timeout: it is never called."""
 
 
 def finish(run: Run, reporter: RunReporter, result: RunResult) -> None:
