@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.floor import Floor  # noqa: E402
 from benchmarks.http_scenario import http_this  # noqa: E402,F401 (the `http` scenario)
 from configure_task_scheduler import FakeClock, Scheduler, load_config  # noqa: E402
-from configure_task_scheduler.execution.executor import run_python  # noqa: E402
+from configure_task_scheduler.execution.python_call import run_python  # noqa: E402
 from configure_task_scheduler.schedules.cron import CronSchedule  # noqa: E402
 from configure_task_scheduler.task import Run  # noqa: E402
 

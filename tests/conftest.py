@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from configure_task_scheduler.clock import FakeClock, RealClock
-from configure_task_scheduler.execution.executor import PoolExecutor, RunReporter
+from configure_task_scheduler.execution import PoolExecutor, RunReporter
 from configure_task_scheduler.schedules import IntervalSchedule
 from configure_task_scheduler.task import Run, RunResult, RunStatus, Task, TaskType
 

@@ -8,13 +8,8 @@ stage tells it, through a `RunReporter`, when the run started and how it ended.
 """
 
 from .capture import RunLogFilter, capture_output
-from .executor import (
-    TERMINATE_SECONDS,
-    Executor,
-    PoolExecutor,
-    RunReporter,
-    is_pool_thread,
-)
+from .executor import TERMINATE_SECONDS, Executor, PoolExecutor, is_pool_thread
+from .reporting import RunReporter
 
 __all__ = ["TERMINATE_SECONDS", "Executor", "PoolExecutor", "RunLogFilter", "RunReporter",
            "capture_output", "is_pool_thread"]
