@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import select
 import signal
 import sys
 import threading
@@ -20,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
 from .addons import export, preview, systemd_notify
 from .addons.history import (
     InstanceLock,
@@ -31,20 +29,24 @@ from .addons.history import (
     report,
 )
 from .addons.http import HttpError
+from .arguments import LOG_LEVELS, build_parser
 from .clock import FakeClock, RealClock
 from .config import (
-    HTTP_ADDRESS_EXPECTED,
     LoadedConfig,
     insecure_config_reason,
     load_config,
-    parse_http_address,
 )
 from .errors import ConfigError
 from .execution import TERMINATE_SECONDS, PoolExecutor, RunLogFilter, capture_output
 from .log_formats import JsonFormatter, MessageFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import seconds_in_words
-from .signals import SignalActions, handling
+from .signals import (
+    SignalActions,
+    exit_now,
+    handling,
+    run_awake_to_signals,
+)
 from .task import Run, RunResult, RunStatus, Secrets, Task, log_fields
 
 logger = logging.getLogger("configure_task_scheduler.cli")
@@ -56,120 +58,6 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_SOFTWARE, EXIT_INTERRUPTED = 0, 1
 # Python's documentation (the signal module's "Note on SIGPIPE") exits with 1
 # when stdout's reader is gone, as Python itself does on EPIPE.
 EXIT_OUTPUT_CLOSED = 1
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-LOG_FORMATS = ("text", "json")
-# How long --run waits for the worker of a finished run to leave (it normally takes
-# microseconds; the bound only matters if something is badly wrong).
-
-# (arguments, what they do) for the --help examples, after the program's name.
-EXAMPLES = (
-    ("--config config/tasks.json", "run until Ctrl-C or SIGTERM"),
-    ("--check", "validate the config, list its tasks"),
-    ("--run hello", "run one task now, print its result"),
-    ("--duration 10 --log-level DEBUG", "run for 10 seconds, show queue decisions"),
-    ("--log-format json 2>> tasks.jsonl", "log one JSON object per line, for collectors"),
-    ("--next 5", "each task's schedule and next 5 runs"),
-    ("--simulate 7d", "the runs of the coming week, in a second"),
-    ("--history backup --limit 5", "the last 5 runs of task backup"),
-    ("--status --format json", "is it running, each task's last and next run"),
-    ("--http 8080", "also serve a status page on 127.0.0.1:8080"),
-)
-EXIT_STATUSES = """\
-exit status: 0 ok (also after SIGINT/SIGTERM), 1 the task given to --run failed, --export
-approximated or left out a task, or stdout was closed early (e.g. by `| head`), 2 bad
-config or arguments, 70 the scheduler failed (a bug), 128+N signal N cut it short: 130 a
-second Ctrl-C (or Ctrl-C during start-up or --run), 131 SIGQUIT, 143 SIGTERM during
-start-up or --run
-signals: SIGINT/SIGTERM stop gracefully, a second SIGINT or SIGQUIT stops at once,
-SIGHUP reloads the config, SIGUSR1 logs the status of every task"""
-
-
-def invoked_name(argv0: str | None = None) -> str:
-    """Return how the user started the program, for usage lines and --version.
-
-    `main.py` and `python -m` pass their own name to `main`; anything else (the
-    installed `configure-task-scheduler` script) is named by `sys.argv[0]`.
-    """
-    return Path(argv0 if argv0 is not None else sys.argv[0]).name or "configure-task-scheduler"
-
-
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    """Return the argument parser (its --help is the CLI reference).
-
-    Args:
-        prog: the command as the user typed it, e.g. "python3 main.py";
-            default: `invoked_name()`.
-    """
-    prog = prog or invoked_name()
-    width = max(len(f"{prog} {arguments}") for arguments, _ in EXAMPLES)
-    examples = "".join(f"  {prog + ' ' + arguments:<{width}}  {what}\n"
-                       for arguments, what in EXAMPLES)
-    parser = argparse.ArgumentParser(
-        prog=prog, epilog=f"examples:\n{examples}\n{EXIT_STATUSES}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run tasks from a JSON or TOML config on interval, cron and one-shot "
-                    "schedules.")
-    parser.add_argument("--config", default="config/tasks.json", metavar="PATH",
-                        help="the config file, .json or .toml (default: %(default)s)")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true",
-                      help="validate the config, print its tasks and problems, exit 0 or 2")
-    mode.add_argument("--run", metavar="TASK_ID",
-                      help="run one task now in the foreground, exit 0 if it succeeded")
-    mode.add_argument("--duration", type=_positive_seconds, metavar="SECONDS",
-                      help="run for this long, then shut down gracefully")
-    mode.add_argument("--next", type=_positive_int, metavar="N",
-                      help="print each enabled task's schedule and its next N runs, then exit")
-    mode.add_argument("--simulate", type=_duration, metavar="DURATION",
-                      help="print the runs the scheduler would start from now on, executing "
-                           "nothing (90s, 15m, 6h, 2d or seconds)")
-    add_state_arguments(parser, mode)
-    export.add_arguments(parser, mode)
-    parser.add_argument("--strict", action="store_true",
-                        help="treat any problem in the config as fatal (exit 2)")
-    parser.add_argument("--max-workers", type=_positive_int, metavar="N",
-                        help="runs that may execute at once (default: scheduler.max_workers)")
-    parser.add_argument("--http", type=_http_address, metavar="[HOST:]PORT",
-                        help="serve the status page, JSON API (/api/tasks, /api/runs, "
-                             "/healthz) and /metrics while running; HOST defaults to "
-                             "127.0.0.1, PORT 0 picks a free port; set CTS_HTTP_TOKEN to "
-                             "enable control (default: scheduler.http)")
-    parser.add_argument("--allow-insecure-config", action="store_true",
-                        help="load the config even if it is unsafe, e.g. writable by other "
-                             "users (its commands run with your rights)")
-    add_logging_arguments(parser)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser
-
-
-def add_state_arguments(parser: argparse.ArgumentParser,
-                        mode: argparse._MutuallyExclusiveGroup) -> None:
-    """Add --history, --status (modes), --limit, --format and --state to `parser`."""
-    mode.add_argument("--history", nargs="?", const="", metavar="TASK_ID",
-                      help="print the latest runs from the state database (of one task), "
-                           "newest first, then exit")
-    mode.add_argument("--status", action="store_true",
-                      help="print whether a scheduler is running and each task's last and "
-                           "next run, then exit")
-    parser.add_argument("--limit", type=_positive_int, default=20, metavar="N",
-                        help="how many runs --history prints (default: %(default)s)")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="--history and --status output: an aligned table, or JSON "
-                             "(default: %(default)s)")
-    parser.add_argument("--state", metavar="PATH",
-                        help="the state database (run history, lock); overrides "
-                             "scheduler.state_path")
-
-
-def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --log-level and --log-format to `parser`."""
-    parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, metavar="LEVEL",
-                        help="DEBUG, INFO, WARNING or ERROR (default: $LOG_LEVEL, else INFO)")
-    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
-                        help="text: one escaped line per event; json: one JSON object per "
-                             "line with the run's fields (default: %(default)s)")
-
-
 class _Interrupted(BaseException):
     """A stop signal during start-up: nothing runs yet, so it just ends the program."""
 
@@ -239,9 +127,7 @@ def silence_closed_streams() -> None:
 def _main(argv: Sequence[str] | None, prog: str | None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    level = args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper()
-    if level not in LOG_LEVELS:
-        parser.error(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
+    level = _log_level(parser, args)
     configure_logging(level, args.log_format)
     if args.history is not None or args.status:
         return show_state(args)
@@ -251,18 +137,38 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
     # are diagnostics beside the tasks' output, so they go to stderr with the log.
     config = read_config(args.config, args.allow_insecure_config,
                          sys.stdout if args.check else None)
+    if config is not None and args.export:
+        return export.export_main(config, args)
+    if config is not None:
+        config = _with_state_settings(config, args)
     if config is None:
         return EXIT_BAD_INPUT
-    if args.export:
-        return export.export_main(config, args)
+    if args.check:
+        return check(config)
+    if _refuses_problems(config, args):
+        return EXIT_BAD_INPUT
+    return _act(config, args, show_decisions=level == "DEBUG")
+
+
+def _log_level(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The log level from --log-level, else $LOG_LEVEL, else INFO (a bad one is a usage error)."""
+    level: str = args.log_level or os.environ.get("LOG_LEVEL", "INFO").upper()
+    if level not in LOG_LEVELS:
+        parser.error(f"LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _with_state_settings(config: LoadedConfig, args: argparse.Namespace) -> LoadedConfig | None:
+    """Apply --state; for --check and the scheduler, add the `catch_up` problems (None: fatal)."""
     if args.state is not None:
         config = replace(config, settings=replace(config.settings, state_path=args.state))
     if args.check or args.run is None and args.next is None and args.simulate is None:
-        config = with_catch_up_problems(config, fatal=not args.check)
-        if config is None:
-            return EXIT_BAD_INPUT
-    if args.check:
-        return check(config)
+        return with_catch_up_problems(config, fatal=not args.check)
+    return config
+
+
+def _refuses_problems(config: LoadedConfig, args: argparse.Namespace) -> bool:
+    """Log the config's problems; True if they stop the command (--strict, or nothing to run)."""
     serving = not (args.run or args.next or args.simulate)
     if config.problems and (args.strict or (serving and not config.tasks)):
         for problem in config.problems:
@@ -270,16 +176,21 @@ def _main(argv: Sequence[str] | None, prog: str | None) -> int:
         if not args.strict:  # idling with nothing to run would look healthy to systemd
             errors.error("%s: no valid task to run (%s above); not starting", config.path,
                          plural(len(config.problems), "problem"), extra={"event": "config_error"})
-        return EXIT_BAD_INPUT
+        return True
     for problem in config.problems:
         logger.error("%s (task skipped)", problem)
+    return False
+
+
+def _act(config: LoadedConfig, args: argparse.Namespace, show_decisions: bool) -> int:
+    """Do what the mode says: --run, --next, --simulate, or run the scheduler."""
     if args.run:
         return run_one(config, args.run)
     if args.next:
         preview.print_next(config.tasks, RealClock().wall(), args.next, sys.stdout)
         return EXIT_OK
     if args.simulate:
-        return simulate(config, args.simulate, show_decisions=level == "DEBUG")
+        return simulate(config, args.simulate, show_decisions)
     check_file = None if args.allow_insecure_config else insecure_config_reason
     return serve(config, args.max_workers or config.settings.max_workers, args.duration,
                  check_file, args.http)
@@ -616,44 +527,6 @@ class _QuitNow:
         exit_now(status)
 
 
-def run_awake_to_signals(work: Callable[[], object]) -> None:
-    """Run `work` on a thread while the main thread waits for it, woken by every signal.
-
-    The kernel may deliver SIGINT or SIGTERM to any thread, but Python runs
-    the handler in the main thread, and only when it next runs bytecode: a
-    main thread blocked on a lock (the engine's sleep, a shutdown's wait)
-    would not notice for up to a minute. select() on the wakeup fd returns
-    as soon as any thread receives a signal.
-    """
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)  # required by set_wakeup_fd
-    done = threading.Event()
-    failures: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as error:  # re-raised in the main thread
-            failures.append(error)
-        done.set()
-        os.write(write_fd, b"\0")  # after done: the main thread checks it once woken
-
-    thread = threading.Thread(target=run, name="cts-engine")
-    previous = signal.set_wakeup_fd(write_fd)
-    try:
-        thread.start()
-        while not done.is_set():
-            select.select([read_fd], [], [])
-            os.read(read_fd, 4096)
-        thread.join()  # its last write is done before the pipe is closed
-    finally:
-        signal.set_wakeup_fd(previous)
-        os.close(read_fd)
-        os.close(write_fd)
-    if failures:
-        raise failures[0]
-
-
 def _exit_now_if_task_threads_remain(status: int) -> None:
     """Exit without waiting for non-daemon threads that task code started.
 
@@ -667,40 +540,3 @@ def _exit_now_if_task_threads_remain(status: int) -> None:
         logger.warning("exiting without waiting for %s that task code started: %s",
                        plural(len(left), "thread"), ", ".join(t.name for t in left))
         exit_now(status)
-
-
-def exit_now(status: int) -> None:
-    """Flush the logs and the output, then end the process with `status` (CLI only)."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, found {text!r}")
-    return value
-
-
-def _duration(text: str) -> float:
-    try:
-        return preview.parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _http_address(text: str) -> str:
-    if parse_http_address(text) is None:
-        raise argparse.ArgumentTypeError(f"expected {HTTP_ADDRESS_EXPECTED}, found {text!r}")
-    return text
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {text!r}")
-    return int(text)

@@ -20,7 +20,10 @@ Never exits the process itself.
 from __future__ import annotations
 
 import logging
+import os
+import select
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -142,3 +145,49 @@ def status_line(snapshot: TaskSnapshot) -> str:
         parts.append(f"last run {snapshot.last_result.status.value}")
     counts = ", ".join(f"{count} {status.value}" for status, count in snapshot.counts.items())
     return "; ".join(parts + ([counts] if counts else []))
+
+
+def run_awake_to_signals(work: Callable[[], object]) -> None:
+    """Run `work` on a thread while the main thread waits for it, woken by every signal.
+
+    The kernel may deliver SIGINT or SIGTERM to any thread, but Python runs
+    the handler in the main thread, and only when it next runs bytecode: a
+    main thread blocked on a lock (the engine's sleep, a shutdown's wait)
+    would not notice for up to a minute. select() on the wakeup fd returns
+    as soon as any thread receives a signal.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)  # required by set_wakeup_fd
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # re-raised in the main thread
+            failures.append(error)
+        done.set()
+        os.write(write_fd, b"\0")  # after done: the main thread checks it once woken
+
+    thread = threading.Thread(target=run, name="cts-engine")
+    previous = signal.set_wakeup_fd(write_fd)
+    try:
+        thread.start()
+        while not done.is_set():
+            select.select([read_fd], [], [])
+            os.read(read_fd, 4096)
+        thread.join()  # its last write is done before the pipe is closed
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+    if failures:
+        raise failures[0]
+
+
+def exit_now(status: int) -> None:
+    """Flush the logs and the output, then end the process with `status` (CLI only)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

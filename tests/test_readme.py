@@ -127,7 +127,7 @@ def test_the_virtual_environment_is_ignored_by_git() -> None:
 
 
 def test_no_command_shown_to_users_needs_a_python_command() -> None:
-    from configure_task_scheduler.cli import EXAMPLES
+    from configure_task_scheduler.arguments import EXAMPLES
 
     shown = README.read_text(encoding="utf-8") + "\n".join(args for args, _ in EXAMPLES)
     assert [line for line in shown.splitlines() if "python main.py" in line] == []
