@@ -37,7 +37,8 @@ from .config import (
     load_config,
 )
 from .errors import ConfigError
-from .execution import TERMINATE_SECONDS, PoolExecutor, RunLogFilter, capture_output
+from .execution import RunLogFilter, capture_output
+from .foreground import execute_now
 from .log_formats import JsonFormatter, MessageFormatter, TextFormatter
 from .scheduler import Scheduler
 from .schedules import seconds_in_words
@@ -47,7 +48,7 @@ from .signals import (
     handling,
     run_awake_to_signals,
 )
-from .task import Run, RunResult, RunStatus, Secrets, Task, log_fields
+from .task import RunStatus, Secrets
 
 logger = logging.getLogger("configure_task_scheduler.cli")
 # What the user must read when nothing will run (a refused config, an unknown
@@ -294,7 +295,7 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
         errors.error('%s: no task "%s"; known task ids: %s', config.path, task_id, known)
         return EXIT_BAD_INPUT
     with capture_output():  # what a Python task prints is logged, like a shell task's
-        result, signum = _execute_now(task, Secrets.of(config.tasks))
+        result, signum = execute_now(task, Secrets.of(config.tasks))
     if result is not None:
         detail = f": {result.error}" if result.error else ""
         print(f"task {task_id}: {result.status.value} in {result.duration_seconds:.2f}s{detail}")
@@ -302,52 +303,6 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
         return _interrupted(signum)
     assert result is not None
     return EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
-
-
-def _execute_now(task: Task, secrets: Secrets) -> tuple[RunResult | None, int | None]:
-    """Run `task` on a pool of one; return its result (None if cut short) and the stop signal."""
-    clock = RealClock()
-    executor = PoolExecutor(max_workers=1, clock=clock)
-    reporter = _OneResult()
-    received: list[int] = []
-
-    # The handler only notes the signal and wakes the wait: it runs in the main
-    # thread, which may be inside submit() holding the executor's lock.
-    def interrupt(signum: int) -> None:
-        if not received:
-            received.append(signum)
-            reporter.done.set()
-
-    actions = SignalActions(stop=interrupt, reload=None, quit_now=interrupt,
-                            status_lines=lambda: [f"{task.task_id}: running (--run)"])
-    with handling(actions):
-        executor.submit(Run(task, 1, clock.wall(), clock.monotonic(), secrets=secrets), reporter)
-        run_awake_to_signals(reporter.done.wait)
-        if received and executor.terminate_now():  # a shell run's worker reports its end
-            reporter.finished.wait(TERMINATE_SECONDS)
-    executor.shutdown(0)
-    return reporter.result, (received[0] if received else None)
-
-
-class _OneResult:
-    """A `RunReporter` that keeps the result of a single run."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()  # the result is known, or a stop signal came
-        self.finished = threading.Event()  # the result is known
-        self.result: RunResult | None = None
-
-    def run_started(self, run: Run, started_at: object, started_monotonic: float) -> bool:
-        logger.info("task %s started", run.task.task_id, extra=log_fields(run, "run_started"))
-        return True
-
-    def run_finished(self, run: Run, result: RunResult) -> None:
-        self.result = result
-        self.finished.set()
-        self.done.set()
-
-    def run_released(self, run: Run) -> None:
-        pass
 
 
 def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool) -> int:
