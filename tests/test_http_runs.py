@@ -7,9 +7,9 @@ field names as the API's runs), tested here with plain records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from configure_task_scheduler.addons.history import RunRecord as Record
 from configure_task_scheduler.addons.http import RecentRuns, RecordSource
 from configure_task_scheduler.addons.http.runs import TAIL_CHARS
 from configure_task_scheduler.schedules import IntervalSchedule
@@ -55,22 +55,6 @@ def test_recent_runs_keep_only_the_end_of_long_output() -> None:
 
     tail = recent.recent_runs(None, None, 1)[0]["stdout_tail"]
     assert (len(tail), tail[-3:]) == (TAIL_CHARS, "END")
-
-
-@dataclass(frozen=True)
-class Record:
-    task_id: str
-    run_number: int
-    attempt: int
-    planned_at: str
-    started_at: str | None
-    ended_at: str | None
-    duration_seconds: float | None
-    status: str
-    exit_code: int | None
-    error: str
-    stdout_tail: str
-    stderr_tail: str
 
 
 def test_a_record_source_reads_stored_records_as_api_runs() -> None:
