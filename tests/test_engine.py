@@ -722,3 +722,34 @@ def test_extra_run_asked_for_runs_once_at_the_next_pass(
 
     # The extra run does not move the schedule: the grid's run at 100 s still comes.
     assert recording_executor.times_of("report") == [10.0, 100.0]
+
+
+@dataclass
+class EveryRunStalls(RecordingExecutor):
+    """Each hand-off takes 15 s of (fake) time: every run of a 10 s task is late."""
+
+    def submit(self, run: Run, reporter: object) -> None:
+        super().submit(run, reporter)  # type: ignore[arg-type]
+        self.clock.advance(15)
+
+
+def test_late_and_coalesced_warnings_pass_once_a_minute_with_a_count_of_the_rest(
+        fake_clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    executor = EveryRunStalls(fake_clock)
+    engine = make_engine(fake_clock, executor, shell_task("steady", 10))
+    caplog.set_level(logging.WARNING)
+
+    engine.run(duration_seconds=150)
+
+    assert executor.times_of("steady") == [10.0, 25.0, 40.0, 55.0, 70.0, 85.0, 100.0, 115.0,
+                                           130.0, 145.0]
+    # Warned at 25 and 40, then held back until a minute had passed: at 85 and 100.
+    assert caplog.messages == [
+        "task steady run 2 started 5.000s late",
+        "task steady is 10.000s behind: 1 missed run coalesced into this one",
+        "task steady run 6 started 5.000s late "
+        "(3 more like this since the last one were not logged)",
+        "task steady is 10.000s behind: 1 missed run coalesced into this one "
+        "(1 more like this since the last one were not logged)",
+        "task steady run 10 started 5.000s late "
+        "(3 more like this since the last one were not logged)"]

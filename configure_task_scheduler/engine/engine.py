@@ -39,6 +39,7 @@ from . import planning, policies
 from .event_queue import EventQueue
 from .planning import ClockReading, Slot
 from .runbook import RunBook, RunTally
+from .throttle import WarningThrottle, held_back_note
 
 # A stable public name (the JSON log's "logger" field), kept from before the stage packages.
 logger = logging.getLogger("configure_task_scheduler.engine")
@@ -113,6 +114,7 @@ class Engine:
         self._lock = threading.Lock()  # guards _generations, with the registry; never re-entered
         self._generations: dict[str, _Generation] = {}
         self._book = RunBook()
+        self._behind_warnings = WarningThrottle()  # "coalesced": at most once a minute a task
         self._reporter = _Reporter(self._run_started, self._run_finished, self._run_released)
         self._running = False
         self._stop_requested = False
@@ -225,6 +227,7 @@ class Engine:
             task = self._registry.remove(task_id)
             self._generations.pop(task_id, None)  # its queued events are now stale
             self._book.forget(task_id)  # a pending retry goes with its record
+            self._behind_warnings.forget(task_id)
         return task
 
     def run_now(self, task_id: str) -> bool:
@@ -284,11 +287,19 @@ class Engine:
         task = generation.task
         slot = planning.next_slot(task, generation.slot, now, self._random)
         if slot is not None and slot.missed:
-            missed = "some missed runs" if slot.missed < 0 else \
-                f"{slot.missed} missed run{'s' if slot.missed > 1 else ''}"
-            logger.warning("task %s is %.3fs behind: %s coalesced into this one", task.task_id,
-                           planning.lateness(task, generation.slot, now), missed)
+            self._log_coalesced(task, generation.slot, slot.missed, now)
         self._enqueue(generation, slot, now)
+
+    def _log_coalesced(self, task: Task, due: Slot, missed: int, now: ClockReading) -> None:
+        """Say that missed runs were folded into this one: a warning at most once a minute."""
+        held_back = self._behind_warnings.admit(task.task_id, now.monotonic)
+        level = logging.DEBUG if held_back is None else logging.WARNING
+        if not logger.isEnabledFor(level):
+            return
+        count = "some missed runs" if missed < 0 else \
+            f"{missed} missed run{'s' if missed > 1 else ''}"
+        logger.log(level, "task %s is %.3fs behind: %s coalesced into this one%s", task.task_id,
+                   planning.lateness(task, due, now), count, held_back_note(held_back or 0))
 
     def _enqueue(self, generation: _Generation, slot: Slot | None, now: ClockReading) -> None:
         generation.slot = slot

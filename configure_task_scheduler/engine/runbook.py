@@ -37,6 +37,7 @@ from ..task import (
     log_fields,
 )
 from . import policies
+from .throttle import WarningThrottle, held_back_note
 
 # A stable public name (the JSON log's "logger" field), kept from before the stage packages.
 logger = logging.getLogger("configure_task_scheduler.runbook")
@@ -90,6 +91,7 @@ class RunBook:
         self._carried: dict[str, _Entry] = {}
         # Replaced, never changed in place: emit() reads it without the lock.
         self._listeners: tuple[Listener, ...] = ()
+        self._late_warnings = WarningThrottle()  # "started late": at most once a minute a task
 
     def subscribe(self, listener: Listener) -> None:
         """Call `listener(event)` for every run event, on the thread where it happens."""
@@ -129,7 +131,7 @@ class RunBook:
             flight = entry.in_flight.get(id(run))
             if flight is not None:
                 flight.since, flight.started = started_at, True
-        _log_start(run, lateness_seconds)
+        self._log_start(run, lateness_seconds)
         if self._listeners:  # no event object built when nobody listens
             self.emit(RunEvent(EventKind.RUN_STARTED, run, started_at=started_at))
 
@@ -231,6 +233,7 @@ class RunBook:
             entry = self._entries.pop(task_id, None)
             if entry is not None and entry.in_flight:
                 self._carried[task_id] = entry
+        self._late_warnings.forget(task_id)
 
     def _drop_carried(self, task_id: str) -> None:
         """A forgotten record's last run in flight ended: nothing is left to carry."""
@@ -246,6 +249,27 @@ class RunBook:
             running = sum(flight.started for flight in entry.in_flight.values())
             return RunTally(running, entry.last_result, MappingProxyType(dict(entry.counts)),
                             len(entry.in_flight) - running)
+
+    def _log_start(self, run: Run, lateness: float) -> None:
+        """Log a run's start: a warning if it is late (at most once a minute a task)."""
+        held_back = None
+        if lateness > policies.LATE_WARNING_SECONDS:
+            held_back = self._late_warnings.admit(run.task.task_id,
+                                                  run.planned_monotonic + lateness)
+        level = logging.INFO if held_back is None else logging.WARNING
+        if not logger.isEnabledFor(level):
+            return  # a library user who logs nothing pays nothing per run
+        fields = log_fields(run, "run_started")
+        attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
+        if held_back is not None:
+            logger.warning("task %s run %d%s started %.3fs late%s", run.task.task_id,
+                           run.run_number, attempt, lateness, held_back_note(held_back),
+                           extra=fields)
+            return
+        logger.info("task %s run %d%s started", run.task.task_id, run.run_number, attempt,
+                    extra=fields)
+        logger.debug("task %s run %d started %.3fs after its planned time", run.task.task_id,
+                     run.run_number, lateness, extra=fields)
 
     def emit(self, event: RunEvent) -> None:
         """Tell every listener; one that raises is logged and the others still hear."""
@@ -263,22 +287,6 @@ def _overlap_reason(run: Run, in_flight: dict[int, _Flight]) -> str:
               if flight.run.run_number != run.run_number or flight.run.record is not run.record]
     return policies.overlap_reason(run.task, [flight.since for flight in others if flight.started],
                                    [flight.since for flight in others if not flight.started])
-
-
-def _log_start(run: Run, lateness: float) -> None:
-    level = logging.WARNING if lateness > policies.LATE_WARNING_SECONDS else logging.INFO
-    if not logger.isEnabledFor(level):
-        return  # a library user who logs nothing pays nothing per run
-    fields = log_fields(run, "run_started")
-    attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
-    if level == logging.WARNING:
-        logger.warning("task %s run %d%s started %.3fs late", run.task.task_id,
-                       run.run_number, attempt, lateness, extra=fields)
-        return
-    logger.info("task %s run %d%s started", run.task.task_id, run.run_number, attempt,
-                extra=fields)
-    logger.debug("task %s run %d started %.3fs after its planned time", run.task.task_id,
-                 run.run_number, lateness, extra=fields)
 
 
 def _log_result(run: Run, result: RunResult, retry_in: float | None) -> None:
