@@ -39,21 +39,43 @@ def run_python(run: Run, reporter: RunReporter, clock: Clock, started_at: dateti
     Returns:
         True if the call returned after its timeout (and after `abandon`).
     """
+    if run.task.timeout_seconds is None:  # nothing races the call: no shared state to decide
+        output = RunOutput(run, redactor_for(run.task, run.secrets))
+        status, error_text = _call(run, output)
+        result = _result(run, clock, started_at, started, output, status, error_text)
+        finish(run, reporter, result)
+        return False
     call = _PythonCall(run, reporter, clock, started_at, started, abandon)
     timer = call.start_timer()
-    status, error_text = RunStatus.SUCCEEDED, ""
-    with call.output:  # its prints captured (if capture is on), its log records tagged
+    status, error_text = _call(run, call.output)
+    if timer is not None:
+        timer.cancel()
+    return call.returned(call.result(status, error_text))
+
+
+def _call(run: Run, output: RunOutput) -> tuple[RunStatus, str]:
+    """Make the call, its prints captured (if capture is on) and its log records tagged.
+
+    Returns:
+        How it ended, and the error (secrets hidden) if it raised.
+    """
+    with output:
         try:
             call_target(run)
         # BaseException too: a task calling sys.exit() must not take its worker
         # thread down with it (the run would stay "running" and the pool shrink).
         except BaseException as error:
-            redact = call.output.redact
-            _log_failure(run, error, redact)
-            status, error_text = RunStatus.FAILED, redact(f"{type(error).__name__}: {error}")
-    if timer is not None:
-        timer.cancel()
-    return call.returned(call.result(status, error_text))
+            _log_failure(run, error, output.redact)
+            return RunStatus.FAILED, output.redact(f"{type(error).__name__}: {error}")
+    return RunStatus.SUCCEEDED, ""
+
+
+def _result(run: Run, clock: Clock, started_at: datetime, started: float, output: RunOutput,
+            status: RunStatus, error: str) -> RunResult:
+    """The result of a Python run ending now, with the tails of what it printed."""
+    stdout_tail, stderr_tail = output.tails()
+    return make_result(run, clock, started_at, started, status, error=error,
+                       stdout_tail=stdout_tail, stderr_tail=stderr_tail)
 
 
 _NO_TIMER = threading.Event()  # what a call without a timer waits on: never abandoned
@@ -95,9 +117,8 @@ class _PythonCall:
         return timer
 
     def result(self, status: RunStatus, error: str = "") -> RunResult:
-        stdout_tail, stderr_tail = self.output.tails()
-        return make_result(self.run, self.clock, self.started_at, self.started, status,
-                           error=error, stdout_tail=stdout_tail, stderr_tail=stderr_tail)
+        return _result(self.run, self.clock, self.started_at, self.started, self.output,
+                       status, error)
 
     def _end(self) -> bool:
         """True for the first caller only: it is the one that ends the run."""
