@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .faults import advice
+
 SCHEMA_VERSION = 2
 # Seconds a connection waits for another one's lock before it reports "locked".
 BUSY_TIMEOUT_SECONDS = 1.0
@@ -102,6 +104,9 @@ def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                  check_same_thread=False)
         _prepare(db, path, read_only)
+    except sqlite3.OperationalError as error:  # locked, full, unwritable: the file may be sound
+        raise StateError(f"{path}: cannot open the history database ({error}): "
+                         f"{advice(str(error), path)}") from None
     except sqlite3.DatabaseError as error:
         raise StateError(f"{path}: not a usable history database ({error}); move it away "
                          "to start a new history, or point state_path elsewhere") from None

@@ -14,6 +14,7 @@ clock: times come from the events and from the clock it is given.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import sqlite3
@@ -26,6 +27,7 @@ from typing import Any
 from ...clock import Clock
 from ...task import EventKind, RunEvent, RunResult, RunStatus
 from . import store
+from .faults import FaultReport, OpenFiles, file_change, open_files
 
 logger = logging.getLogger("configure_task_scheduler.history")
 
@@ -90,12 +92,12 @@ class HistoryWriter:
         self._dropped = 0
         self._drop_lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        self._inode = 0
+        self._files = OpenFiles(None, None)  # what the connection has open
         self._row_ids: dict[RunKey, int] = {}  # rows written as `running`, by run
         self._next_id = 1  # the id of the next row (this process is the only writer)
         self._last_planned: tuple[datetime | None, str] = (None, "")
         self._known_tasks: set[str] = set()  # ids in the tasks table
-        self._fault = ""  # the fault being reported, "" while writing works
+        self._faults = FaultReport(path, capacity)
         self._thread: threading.Thread | None = None
         self._next_retention = 0.0
         self._inserted: collections.Counter[str] = collections.Counter()  # rows since trimmed
@@ -117,7 +119,7 @@ class HistoryWriter:
             store.StateError: the file cannot be used (it is left as it is).
         """
         self._db = store.connect(self.path)
-        self._inode = _inode_of(self.path)
+        self._files = open_files(self.path)
         now = self._clock.wall()
         try:
             interrupted = store.close_interrupted(self._db, now)
@@ -211,7 +213,7 @@ class HistoryWriter:
                 db.executemany("INSERT OR IGNORE INTO tasks VALUES (?, ?)",
                                batch.new_tasks.items())
         except (sqlite3.Error, OSError, store.StateError) as error:
-            self._report_fault(str(error))
+            self._faults.failed(str(error), isinstance(error, store.StateError))
             return False
         self._next_id = batch.next_id
         for key in batch.closed:
@@ -219,10 +221,7 @@ class HistoryWriter:
         self._row_ids.update((key, row[0]) for key, row in batch.new_by_run.items())
         self._inserted.update(batch.inserted)
         self._known_tasks.update(batch.new_tasks)
-        if self._fault:
-            logger.warning("history: writing to %s again (%d records dropped so far)",
-                           self.path, self._dropped)
-            self._fault = ""
+        self._faults.succeeded(self._dropped)
         return True
 
     def _apply(self, event: RunEvent, batch: _Batch) -> None:
@@ -258,27 +257,31 @@ class HistoryWriter:
         return self._last_planned[1]
 
     def _connection(self) -> sqlite3.Connection:
-        """The open connection; a new file if the old one was deleted or replaced."""
-        if self._db is not None and _inode_of(self.path) == self._inode:
-            return self._db
+        """The open connection; reopened if the file or its -wal was deleted or replaced
+        (SQLite would go on writing to the deleted file, where nobody can read it)."""
         if self._db is not None:
-            logger.warning("history: %s was deleted or replaced; starting a new history file "
-                           "there", self.path)
-            self._db.close()
-            self._db, self._row_ids, self._known_tasks = None, {}, set()
-        self._db = store.connect(self.path)
-        self._inode = _inode_of(self.path)
-        self._next_id = store.next_row_id(self._db)
-        return self._db
+            change = file_change(self.path, self._files)
+            if change is None:
+                return self._db
+            logger.warning("%s", change)
+            self._let_go()
+        db = store.connect(self.path)
+        self._db, self._files = db, open_files(self.path)
+        self._next_id = store.next_row_id(db)
+        return db
 
-    def _report_fault(self, reason: str) -> None:
-        if reason == self._fault:
-            return
-        self._fault = reason
-        logger.error("history: cannot write to %s (%s); scheduling goes on, run records wait "
-                     "in memory (up to %d) and are written when it is usable again: free disk "
-                     "space, make it writable or stop the process holding it", self.path,
-                     reason, self._capacity)
+    def _let_go(self) -> None:
+        """Close the connection to a file that is no longer at the path. Its -wal, left
+        beside a new file there, would be replayed into that file: it is emptied into the
+        old file first, and removed if it is still there."""
+        assert self._db is not None
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        self._db.close()
+        self._db, self._row_ids, self._known_tasks = None, {}, set()
+        if self._files.wal is not None and open_files(self.path).wal == self._files.wal:
+            with contextlib.suppress(OSError):  # emptied already: removing it is tidiness
+                os.unlink(f"{self.path}-wal")
 
     def _delete_old_rows(self, due_only: bool = False) -> None:
         """Retention: at start-up and once a day; and a task that wrote a tenth of its
@@ -296,7 +299,7 @@ class HistoryWriter:
                 before = self._clock.wall() - timedelta(days=self._history_days)
                 deleted += store.delete_rows_before(db, before)
         except (sqlite3.Error, OSError, store.StateError) as error:
-            self._report_fault(str(error))
+            self._faults.failed(str(error), isinstance(error, store.StateError))
             return
         self._inserted.clear()
         if deleted:
@@ -321,10 +324,3 @@ def _redact(text: str, env: Mapping[str, str]) -> str:
         if value and value in text:
             text = text.replace(value, "***")
     return text
-
-
-def _inode_of(path: str) -> int:
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return -1
