@@ -598,3 +598,13 @@ def test_a_deleted_wal_file_is_noticed_and_no_record_is_lost(
         f"history: {path}-wal was deleted while the scheduler ran; reopening {path} (the "
         "records in it were kept: delete it only while the scheduler is stopped)"]
     assert [row[1] for row in rows(path)] == list(range(1, len(results) + 1))
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2026, 1, 1, tzinfo=UTC),
+    datetime(2026, 7, 1, 3, 4, 5, 999_999, tzinfo=timezone(timedelta(hours=2))),
+    datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+], ids=["utc", "plus-2h", "before-1970", "last-second"])
+def test_utc_text_is_the_iso_text_of_the_utc_time(when: datetime) -> None:
+    assert store.utc_text(when) == when.astimezone(UTC).isoformat(timespec="microseconds")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import operator
 import os
 import sqlite3
 import threading
@@ -57,15 +58,13 @@ class _Batch:
     new_rows: list[list[Any]] = field(default_factory=list)
     new_by_run: dict[RunKey, list[Any]] = field(default_factory=dict)  # still `running`
     finished_rows: list[tuple[Any, ...]] = field(default_factory=list)  # of earlier batches
-    closed: list[RunKey] = field(default_factory=list)  # runs of earlier batches now ended
-    inserted: collections.Counter[str] = field(default_factory=collections.Counter)
+    closed: set[RunKey] = field(default_factory=set)  # runs of earlier batches now ended
     new_tasks: dict[str, str] = field(default_factory=dict)  # first seen: a task added later
 
-    def add(self, key: RunKey, values: list[Any]) -> list[Any]:
+    def add(self, key: RunKey, values: tuple[Any, ...]) -> list[Any]:
         row = [self.next_id, *key, *values]
         self.next_id += 1
         self.new_rows.append(row)
-        self.inserted[key[0]] += 1
         return row
 
 
@@ -219,22 +218,24 @@ class HistoryWriter:
         for key in batch.closed:
             del self._row_ids[key]
         self._row_ids.update((key, row[0]) for key, row in batch.new_by_run.items())
-        self._inserted.update(batch.inserted)
+        self._inserted.update(map(_TASK_ID_OF_ROW, batch.new_rows))  # counted in C
         self._known_tasks.update(batch.new_tasks)
         self._faults.succeeded(self._dropped)
         return True
 
     def _apply(self, event: RunEvent, batch: _Batch) -> None:
-        """Turn one event into a new row, or the completion of a row written before."""
+        """Turn one event into a new row, or the completion of a row written before.
+
+        The writer's per-run work, two calls a run: kept to plain operations.
+        """
         run = event.run
         key = (run.task.task_id, run.run_number, run.attempt)
         planned = self._planned_text(run.planned_at)
         if key[0] not in self._known_tasks:
             batch.new_tasks.setdefault(key[0], planned)
-        if event.kind is EventKind.RUN_STARTED:
-            started = store.utc_text(event.started_at or run.planned_at)
-            batch.new_by_run[key] = batch.add(key, [planned, started, None, None, "running",
-                                                    None, "", "", ""])
+        if event.kind is _STARTED:
+            started = utc_text(event.started_at or run.planned_at)
+            batch.new_by_run[key] = batch.add(key, (planned, started, *_RUNNING))
             return
         result = event.result
         if result is None:
@@ -245,15 +246,15 @@ class HistoryWriter:
             row[6:] = values
         elif key in self._row_ids and key not in batch.closed:
             batch.finished_rows.append((*values, self._row_ids[key]))
-            batch.closed.append(key)
+            batch.closed.add(key)
         else:  # a skip, or a run whose start was dropped
-            batch.add(key, [planned, store.utc_text(result.started_at), *values])
+            batch.add(key, (planned, utc_text(result.started_at), *values))
 
     def _planned_text(self, planned_at: datetime) -> str:
         """`utc_text`, remembered for the last planned time: tasks in phase share it, and a
         run's start and end events both carry it."""
         if planned_at != self._last_planned[0]:
-            self._last_planned = (planned_at, store.utc_text(planned_at))
+            self._last_planned = (planned_at, utc_text(planned_at))
         return self._last_planned[1]
 
     def _connection(self) -> sqlite3.Connection:
@@ -308,14 +309,23 @@ class HistoryWriter:
 
 def _result_values(result: RunResult, env: Mapping[str, str]) -> tuple[Any, ...]:
     """The columns of a finished attempt, with the task's env values redacted."""
-    ended = store.utc_text(result.ended_at)
-    duration = result.duration_seconds if result.status not in _NEVER_RAN else 0.0
-    return (ended, duration, result.status.value, result.exit_code,
-            _redact(result.error, env), _redact(result.stdout_tail, env),
-            _redact(result.stderr_tail, env))
+    status = result.status
+    duration = 0.0 if status in _NEVER_RAN else result.duration_seconds
+    error, stdout_tail, stderr_tail = result.error, result.stdout_tail, result.stderr_tail
+    if env and (error or stdout_tail or stderr_tail):
+        error, stdout_tail = _redact(error, env), _redact(stdout_tail, env)
+        stderr_tail = _redact(stderr_tail, env)
+    return (utc_text(result.ended_at), duration, _STATUS_TEXT[status], result.exit_code,
+            error, stdout_tail, stderr_tail)
 
 
 _NEVER_RAN = frozenset({RunStatus.SKIPPED, RunStatus.MISSED})
+_STATUS_TEXT = {status: status.value for status in RunStatus}  # an Enum's .value is a call
+_STARTED = EventKind.RUN_STARTED
+# A started row's columns after its start time: ended, duration, status, exit code, texts.
+_RUNNING = (None, None, "running", None, "", "", "")
+_TASK_ID_OF_ROW = operator.itemgetter(1)
+utc_text = store.utc_text
 
 
 def _redact(text: str, env: Mapping[str, str]) -> str:
