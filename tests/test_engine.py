@@ -159,6 +159,23 @@ def test_snapshot_reports_next_run_last_result_and_counts(
     assert dict(snapshot.counts) == {RunStatus.SUCCEEDED: 3}
 
 
+def test_snapshot_gives_an_unchanged_task_the_same_record_and_a_changed_one_a_new_one(
+        fake_clock: FakeClock, recording_executor: RecordingExecutor) -> None:
+    engine = make_engine(fake_clock, recording_executor, shell_task("tick", 10),
+                         shell_task("idle", 3600))
+    engine.run(duration_seconds=15)
+    tick, idle = engine.snapshot()
+    assert [snapshot.task_id for snapshot in engine.snapshot()] == ["tick", "idle"]
+    assert engine.snapshot()[0] is tick and engine.snapshot()[1] is idle
+
+    engine.run(duration_seconds=10)  # tick runs again; idle does not
+    new_tick, new_idle = engine.snapshot()
+
+    assert new_idle is idle
+    assert new_tick is not tick and dict(new_tick.counts) == {RunStatus.SUCCEEDED: 2}
+    assert dict(tick.counts) == {RunStatus.SUCCEEDED: 1}  # an earlier record never changes
+
+
 def test_listener_that_raises_is_logged_and_the_run_goes_on(
         fake_clock: FakeClock, recording_executor: RecordingExecutor,
         caplog: pytest.LogCaptureFixture) -> None:

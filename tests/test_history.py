@@ -7,11 +7,15 @@ so tests wait with `flush()` (a deadline), never a fixed sleep.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import logging
 import os
+import shutil
 import sqlite3
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -381,31 +385,11 @@ def test_runs_go_on_while_another_process_locks_the_database_and_are_written_aft
         wait_until(lambda: any("again" in r.getMessage() for r in caplog.records))
         scheduler.stop()
     assert [record.getMessage() for record in caplog.records] == [
-        f"history: cannot write to {path} (database is locked); scheduling goes on, run "
-        "records wait in memory (up to 100000) and are written when it is usable again: free "
-        "disk space, make it writable or stop the process holding it",
+        f"history: cannot write to {path} (database is locked): stop the other program "
+        f"writing to it; {ADVICE}",
         f"history: writing to {path} again (0 records dropped so far)"]
     numbers = [row[1] for row in rows(path)]
     assert numbers == list(range(1, len(results) + 1))
-
-
-def test_a_deleted_history_file_is_started_afresh_and_runs_go_on(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, "configure_task_scheduler.history")
-    path = tmp_path / "state.db"
-    scheduler = Scheduler(state_path=str(path))
-    scheduler.every(0.05, lambda: None, task_id="tick")
-    results = collect_finished(scheduler)
-    with scheduler:
-        wait_until(lambda: len(results) >= 2 and bool(rows(path)))
-        path.unlink()
-        deleted_after = len(results)
-        wait_until(lambda: len(results) >= deleted_after + 3 and path.exists())
-        scheduler.stop()
-    assert [record.getMessage() for record in caplog.records] == [
-        f"history: {path} was deleted or replaced; starting a new history file there"]
-    numbers = [row[1] for row in rows(path)]
-    assert numbers == list(range(numbers[0], len(results) + 1)) and numbers[0] > 1
 
 
 def test_a_task_added_while_running_is_known_to_the_history_from_its_first_run(
@@ -420,3 +404,207 @@ def test_a_task_added_while_running_is_known_to_the_history_from_its_first_run(
             "later": store.TaskHistory("later", utc(30), utc(30), utc(30.5), "running", None)}
     finally:
         db.close()
+
+
+# -- faults while running: each logged once with what to do, runs go on, writing resumes ----------
+
+ADVICE = "scheduling goes on, and run records wait in memory (up to 100000) until then"
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records]
+
+
+def logged(caplog: pytest.LogCaptureFixture, text: str) -> Callable[[], bool]:
+    return lambda: any(text in message for message in messages(caplog))
+
+
+@contextlib.contextmanager
+def ticking(path: Path) -> Iterator[tuple[Scheduler, list[RunResult]]]:
+    """A scheduler recording a task that runs every 0.02 s into `path`."""
+    scheduler = Scheduler(state_path=str(path))
+    scheduler.every(0.02, lambda: None, task_id="tick")
+    results = collect_finished(scheduler)
+    with scheduler:
+        wait_until(lambda: len(results) >= 2 and path.exists() and bool(rows(path)))
+        yield scheduler, results
+
+
+def runs_go_on(results: list[RunResult], more: int = 10) -> None:
+    count = len(results)
+    wait_until(lambda: len(results) >= count + more)
+
+
+def chattr(flag: str, *paths: Path) -> None:
+    subprocess.run(["chattr", flag, *map(str, paths)], check=True, capture_output=True)
+
+
+def can_chattr(tmp_path: Path) -> bool:
+    """True where the immutable flag works (ext4, xfs, btrfs as root); tmpfs, NFS: no."""
+    probe = tmp_path / "probe"
+    probe.touch()
+    try:
+        chattr("+i", probe)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    chattr("-i", probe)
+    return True
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MiB file system (tmpfs) to fill up; skipped where mounting is not allowed."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+                             capture_output=True) if shutil.which("mount") else None
+    if mounted is None or mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root (CAP_SYS_ADMIN) and mount(8)")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def fill(directory: Path) -> Path:
+    """Write a file into `directory` until its file system is full; return the file."""
+    filler = directory / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(descriptor, b"\0" * 4096)
+    except OSError as error:
+        assert error.errno == errno.ENOSPC
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def test_a_full_disk_is_reported_once_and_writing_resumes_once_space_is_freed(
+        small_disk: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "configure_task_scheduler.history")
+    path = small_disk / "state.db"
+    with ticking(path) as (scheduler, results):
+        filler = fill(small_disk)
+        wait_until(logged(caplog, "cannot write"))
+        runs_go_on(results)  # several retries failed meanwhile: still one message
+        filler.unlink()
+        wait_until(logged(caplog, "again"))
+        scheduler.stop()
+    assert messages(caplog) == [
+        f"history: cannot write to {path} (database or disk is full): free disk space; "
+        f"{ADVICE}",
+        f"history: writing to {path} again (0 records dropped so far)"]
+    assert [row[1] for row in rows(path)] == list(range(1, len(results) + 1))
+
+
+def test_a_history_file_made_immutable_is_reported_once_and_writing_resumes_once_writable(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    if not can_chattr(tmp_path):
+        pytest.skip("chattr +i is not supported on the file system of tmp_path")
+    caplog.set_level(logging.WARNING, "configure_task_scheduler.history")
+    path = tmp_path / "state.db"
+    files = (path, Path(f"{path}-wal"))  # not -shm: SQLite maps it, a write would be SIGBUS
+    with ticking(path) as (scheduler, results):
+        chattr("+i", *files)
+        try:
+            wait_until(logged(caplog, "cannot write"))
+            runs_go_on(results)
+        finally:
+            chattr("-i", *files)
+        wait_until(logged(caplog, "again"))
+        scheduler.stop()
+    assert messages(caplog) == [
+        f"history: cannot write to {path} (disk I/O error): check that it and {path}-wal are "
+        f"writable (chmod, chattr -i, a read-write mount) and the disk is sound; {ADVICE}",
+        f"history: writing to {path} again (0 records dropped so far)"]
+    assert [row[1] for row in rows(path)] == list(range(1, len(results) + 1))
+
+
+@pytest.mark.parametrize("deleted", [("",), ("", "-wal", "-shm")], ids=["file", "with-wal-and-shm"])
+def test_a_deleted_history_file_is_started_afresh_and_runs_go_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, deleted: tuple[str, ...]) -> None:
+    caplog.set_level(logging.WARNING, "configure_task_scheduler.history")
+    path = tmp_path / "state.db"
+    with ticking(path) as (scheduler, results):
+        for suffix in deleted:
+            os.unlink(f"{path}{suffix}")
+        deleted_after = len(results)
+        wait_until(lambda: len(results) >= deleted_after + 3 and path.exists())
+        scheduler.stop()
+    assert messages(caplog) == [
+        f"history: {path} was deleted while the scheduler ran; starting a new history file "
+        "there (the runs recorded before are gone: move or delete it only while the "
+        "scheduler is stopped)"]
+    numbers = [row[1] for row in rows(path)]
+    assert numbers == list(range(numbers[0], len(results) + 1)) and numbers[0] > 1
+    assert scheduler.history(limit=1)[0].run_number == len(results)
+
+
+def test_a_deleted_history_file_that_cannot_be_made_again_waits_until_it_can(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    if not can_chattr(tmp_path):
+        pytest.skip("chattr +i is not supported on the file system of tmp_path")
+    caplog.set_level(logging.WARNING, "configure_task_scheduler.history")
+    directory = tmp_path / "data"
+    path = directory / "state.db"
+    with ticking(path) as (scheduler, results):
+        path.unlink()
+        chattr("+i", directory)  # no new file can be made in it
+        try:
+            wait_until(logged(caplog, "cannot open"))
+            runs_go_on(results)
+        finally:
+            chattr("-i", directory)
+        wait_until(logged(caplog, "again"))
+        scheduler.stop()
+    assert messages(caplog) == [
+        f"history: {path} was deleted while the scheduler ran; starting a new history file "
+        "there (the runs recorded before are gone: move or delete it only while the "
+        "scheduler is stopped)",
+        f"history: {path}: cannot open the history database (unable to open database file): "
+        f"check that {directory} exists and is writable; {ADVICE}",
+        f"history: writing to {path} again (0 records dropped so far)"]
+
+
+def test_a_replaced_history_file_is_used_from_then_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "configure_task_scheduler.history")
+    path = tmp_path / "state.db"
+    other = tmp_path / "other.db"
+    store.connect(str(other)).close()
+    with ticking(path) as (scheduler, results):
+        os.replace(other, path)
+        replaced_after = len(results)
+        wait_until(lambda: len(results) >= replaced_after + 3)
+        scheduler.stop()
+    assert messages(caplog) == [
+        f"history: {path} was replaced while the scheduler ran; recording goes on in the new "
+        "file"]
+    numbers = [row[1] for row in rows(path)]
+    assert numbers == list(range(numbers[0], len(results) + 1)) and numbers[0] > 1
+
+
+def test_a_deleted_wal_file_is_noticed_and_no_record_is_lost(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, "configure_task_scheduler.history")
+    path = tmp_path / "state.db"
+    with ticking(path) as (scheduler, results):
+        os.unlink(f"{path}-wal")
+        deleted_after = len(results)
+        wait_until(lambda: len(results) >= deleted_after + 3 and Path(f"{path}-wal").exists())
+        scheduler.stop()
+    assert messages(caplog) == [
+        f"history: {path}-wal was deleted while the scheduler ran; reopening {path} (the "
+        "records in it were kept: delete it only while the scheduler is stopped)"]
+    assert [row[1] for row in rows(path)] == list(range(1, len(results) + 1))
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2026, 1, 1, tzinfo=UTC),
+    datetime(2026, 7, 1, 3, 4, 5, 999_999, tzinfo=timezone(timedelta(hours=2))),
+    datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+    datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+], ids=["utc", "plus-2h", "before-1970", "last-second"])
+def test_utc_text_is_the_iso_text_of_the_utc_time(when: datetime) -> None:
+    assert store.utc_text(when) == when.astimezone(UTC).isoformat(timespec="microseconds")

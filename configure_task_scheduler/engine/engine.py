@@ -120,6 +120,8 @@ class Engine:
         self._stop_requested = False
         self._alarm = Alarm(self._clock)  # a change wakes the loop only for something sooner
         self._due = self._on_due  # bound once: every queued event refers to it
+        # The last snapshot(), by task id, with the tally each was made from.
+        self._snapshots: dict[str, tuple[RunTally, TaskSnapshot]] = {}
 
     # -- the loop --------------------------------------------------------------
 
@@ -263,9 +265,25 @@ class Engine:
         self._book.subscribe(listener)
 
     def snapshot(self) -> list[TaskSnapshot]:
-        """Return a consistent view of every task, in registry order."""
+        """Return a consistent view of every task, in registry order.
+
+        A task whose view has not changed since the last call gets the same
+        `TaskSnapshot` object again (they are frozen), so a reader can tell
+        unchanged tasks apart by identity (the HTTP add-on's /api/tasks does).
+        """
         with self._lock:
-            return [self._snapshot(task) for task in self._registry.tasks()]
+            tasks = self._registry.tasks()
+            tallies = self._book.tallies([task.task_id for task in tasks])
+            kept, fresh = self._snapshots, {}
+            for task, tally in zip(tasks, tallies):
+                state, next_run_at = self._state_and_next_run(task, tally)
+                old = kept.get(task.task_id)
+                if (old is None or old[0] is not tally or old[1].task is not task
+                        or old[1].state is not state or old[1].next_run_at != next_run_at):
+                    old = (tally, self._snapshot(task, tally, state, next_run_at))
+                fresh[task.task_id] = old
+            self._snapshots = fresh
+            return [snapshot for _, snapshot in fresh.values()]
 
     # -- planning ----------------------------------------------------------------
 
@@ -465,16 +483,21 @@ class Engine:
     def _now(self) -> ClockReading:
         return ClockReading(self._clock.monotonic(), self._clock.wall())
 
-    def _snapshot(self, task: Task) -> TaskSnapshot:
+    def _state_and_next_run(self, task: Task,
+                            tally: RunTally) -> tuple[TaskState, datetime | None]:
         generation = self._generations.get(task.task_id)
-        tally = self._book.tally(task.task_id)
         if generation is None:  # not planned yet: the engine has not started
-            state = TaskState.SCHEDULED if task.enabled else TaskState.DISABLED
-            return TaskSnapshot(task, state, None, 0, None, tally.counts)
+            return (TaskState.SCHEDULED if task.enabled else TaskState.DISABLED), None
         slot = generation.slot
         next_run_at = slot.wall if slot is not None and self._running else None
-        return TaskSnapshot(task, _state_of(generation, tally), next_run_at, tally.running,
-                            tally.last_result, tally.counts, tally.queued)
+        return _state_of(generation, tally), next_run_at
+
+    def _snapshot(self, task: Task, tally: RunTally, state: TaskState,
+                  next_run_at: datetime | None) -> TaskSnapshot:
+        if task.task_id not in self._generations:  # not planned: no runs to show yet
+            return TaskSnapshot(task, state, None, 0, None, tally.counts)
+        return TaskSnapshot(task, state, next_run_at, tally.running, tally.last_result,
+                            tally.counts, tally.queued)
 
 
 def _state_of(generation: _Generation, tally: RunTally) -> TaskState:

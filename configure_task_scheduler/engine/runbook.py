@@ -92,6 +92,8 @@ class RunBook:
         # Replaced, never changed in place: emit() reads it without the lock.
         self._listeners: tuple[Listener, ...] = ()
         self._late_warnings = WarningThrottle()  # "started late": at most once a minute a task
+        # The last `tallies()`, by task id, with a copy of the counts each was made from.
+        self._tallies: dict[str, tuple[RunTally, dict[RunStatus, int]]] = {}
 
     def subscribe(self, listener: Listener) -> None:
         """Call `listener(event)` for every run event, on the thread where it happens."""
@@ -242,13 +244,27 @@ class RunBook:
             if carried is not None and not carried.in_flight:
                 del self._carried[task_id]
 
-    def tally(self, task_id: str) -> RunTally:
-        """Return a consistent count of one task's runs."""
-        entry = self._entries.get(task_id) or _EMPTY
-        with entry.lock:
-            running = sum(flight.started for flight in entry.in_flight.values())
-            return RunTally(running, entry.last_result, MappingProxyType(dict(entry.counts)),
-                            len(entry.in_flight) - running)
+    def tallies(self, task_ids: list[str]) -> list[RunTally]:
+        """Return a consistent count of each task's runs, in the order of `task_ids`.
+
+        What `snapshot()` reads for every task. Most tasks are idle between two
+        calls, so a tally is kept per task and given again while the task has no
+        run in flight, the same last result and equal counts: no copy, no record.
+        """
+        entries, kept, tallies = self._entries, self._tallies, []
+        fresh: dict[str, tuple[RunTally, dict[RunStatus, int]]] = {}  # a removed task is let go
+        for task_id in task_ids:
+            entry = entries.get(task_id) or _EMPTY
+            with entry.lock:
+                tally = kept.get(task_id)
+                if (entry.in_flight or tally is None
+                        or tally[0].last_result is not entry.last_result
+                        or not _dict_equal(tally[1], entry.counts)):
+                    tally = _tally(entry)
+            fresh[task_id] = tally
+            tallies.append(tally[0])
+        self._tallies = fresh
+        return tallies
 
     def _log_start(self, run: Run, lateness: float) -> None:
         """Log a run's start: a warning if it is late (at most once a minute a task)."""
@@ -279,6 +295,18 @@ class RunBook:
             except Exception:
                 logger.exception("listener %r failed on %s of task %s; ignored",
                                  listener, event.kind.value, event.run.task.task_id)
+
+
+def _tally(entry: _Entry) -> tuple[RunTally, dict[RunStatus, int]]:
+    """Count one task's runs (under its record's lock); also return the counts' copy."""
+    running = sum(flight.started for flight in entry.in_flight.values())
+    counts = dict(entry.counts)
+    return RunTally(running, entry.last_result, MappingProxyType(counts),
+                    len(entry.in_flight) - running), counts
+
+
+# dict's own ==, in C: `counts == counter` would call Counter.__eq__ first (Python code).
+_dict_equal = dict.__eq__
 
 
 def _overlap_reason(run: Run, in_flight: dict[int, _Flight]) -> str:

@@ -14,7 +14,10 @@ clock: times come from the events and from the clock it is given.
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import logging
+import operator
 import os
 import sqlite3
 import threading
@@ -26,6 +29,7 @@ from typing import Any
 from ...clock import Clock
 from ...task import EventKind, RunEvent, RunResult, RunStatus
 from . import store
+from .faults import FaultReport, OpenFiles, file_change, open_files
 
 logger = logging.getLogger("configure_task_scheduler.history")
 
@@ -42,6 +46,10 @@ _INSERT = ("INSERT INTO runs (id, task_id, run_number, attempt, planned_at, star
 _FINISH = ("UPDATE runs SET ended_at = ?, duration_seconds = ?, status = ?, exit_code = ?, "
            "error = ?, stdout_tail = ?, stderr_tail = ? WHERE id = ?")
 
+# 13 columns a row: 76 rows stay under SQLite's oldest limit of 999 parameters a statement.
+ROWS_PER_INSERT = 76
+_ROW_MARKS = "(" + ", ".join("?" * 13) + ")"
+
 RunKey = tuple[str, int, int]  # task id, run number, attempt
 
 
@@ -55,15 +63,13 @@ class _Batch:
     new_rows: list[list[Any]] = field(default_factory=list)
     new_by_run: dict[RunKey, list[Any]] = field(default_factory=dict)  # still `running`
     finished_rows: list[tuple[Any, ...]] = field(default_factory=list)  # of earlier batches
-    closed: list[RunKey] = field(default_factory=list)  # runs of earlier batches now ended
-    inserted: collections.Counter[str] = field(default_factory=collections.Counter)
+    closed: set[RunKey] = field(default_factory=set)  # runs of earlier batches now ended
     new_tasks: dict[str, str] = field(default_factory=dict)  # first seen: a task added later
 
-    def add(self, key: RunKey, values: list[Any]) -> list[Any]:
+    def add(self, key: RunKey, values: tuple[Any, ...]) -> list[Any]:
         row = [self.next_id, *key, *values]
         self.next_id += 1
         self.new_rows.append(row)
-        self.inserted[key[0]] += 1
         return row
 
 
@@ -90,12 +96,12 @@ class HistoryWriter:
         self._dropped = 0
         self._drop_lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        self._inode = 0
+        self._files = OpenFiles(None, None)  # what the connection has open
         self._row_ids: dict[RunKey, int] = {}  # rows written as `running`, by run
         self._next_id = 1  # the id of the next row (this process is the only writer)
         self._last_planned: tuple[datetime | None, str] = (None, "")
         self._known_tasks: set[str] = set()  # ids in the tasks table
-        self._fault = ""  # the fault being reported, "" while writing works
+        self._faults = FaultReport(path, capacity)
         self._thread: threading.Thread | None = None
         self._next_retention = 0.0
         self._inserted: collections.Counter[str] = collections.Counter()  # rows since trimmed
@@ -117,7 +123,7 @@ class HistoryWriter:
             store.StateError: the file cannot be used (it is left as it is).
         """
         self._db = store.connect(self.path)
-        self._inode = _inode_of(self.path)
+        self._files = open_files(self.path)
         now = self._clock.wall()
         try:
             interrupted = store.close_interrupted(self._db, now)
@@ -206,36 +212,35 @@ class HistoryWriter:
             for event in events:
                 self._apply(event, batch)
             with store.transaction(db):
-                db.executemany(_INSERT, batch.new_rows)
+                _insert_rows(db, batch.new_rows)
                 db.executemany(_FINISH, batch.finished_rows)
                 db.executemany("INSERT OR IGNORE INTO tasks VALUES (?, ?)",
                                batch.new_tasks.items())
         except (sqlite3.Error, OSError, store.StateError) as error:
-            self._report_fault(str(error))
+            self._faults.failed(str(error), isinstance(error, store.StateError))
             return False
         self._next_id = batch.next_id
         for key in batch.closed:
             del self._row_ids[key]
         self._row_ids.update((key, row[0]) for key, row in batch.new_by_run.items())
-        self._inserted.update(batch.inserted)
+        self._inserted.update(map(_TASK_ID_OF_ROW, batch.new_rows))  # counted in C
         self._known_tasks.update(batch.new_tasks)
-        if self._fault:
-            logger.warning("history: writing to %s again (%d records dropped so far)",
-                           self.path, self._dropped)
-            self._fault = ""
+        self._faults.succeeded(self._dropped)
         return True
 
     def _apply(self, event: RunEvent, batch: _Batch) -> None:
-        """Turn one event into a new row, or the completion of a row written before."""
+        """Turn one event into a new row, or the completion of a row written before.
+
+        The writer's per-run work, two calls a run: kept to plain operations.
+        """
         run = event.run
         key = (run.task.task_id, run.run_number, run.attempt)
         planned = self._planned_text(run.planned_at)
         if key[0] not in self._known_tasks:
             batch.new_tasks.setdefault(key[0], planned)
-        if event.kind is EventKind.RUN_STARTED:
-            started = store.utc_text(event.started_at or run.planned_at)
-            batch.new_by_run[key] = batch.add(key, [planned, started, None, None, "running",
-                                                    None, "", "", ""])
+        if event.kind is _STARTED:
+            started = utc_text(event.started_at or run.planned_at)
+            batch.new_by_run[key] = batch.add(key, (planned, started, *_RUNNING))
             return
         result = event.result
         if result is None:
@@ -246,39 +251,43 @@ class HistoryWriter:
             row[6:] = values
         elif key in self._row_ids and key not in batch.closed:
             batch.finished_rows.append((*values, self._row_ids[key]))
-            batch.closed.append(key)
+            batch.closed.add(key)
         else:  # a skip, or a run whose start was dropped
-            batch.add(key, [planned, store.utc_text(result.started_at), *values])
+            batch.add(key, (planned, utc_text(result.started_at), *values))
 
     def _planned_text(self, planned_at: datetime) -> str:
         """`utc_text`, remembered for the last planned time: tasks in phase share it, and a
         run's start and end events both carry it."""
         if planned_at != self._last_planned[0]:
-            self._last_planned = (planned_at, store.utc_text(planned_at))
+            self._last_planned = (planned_at, utc_text(planned_at))
         return self._last_planned[1]
 
     def _connection(self) -> sqlite3.Connection:
-        """The open connection; a new file if the old one was deleted or replaced."""
-        if self._db is not None and _inode_of(self.path) == self._inode:
-            return self._db
+        """The open connection; reopened if the file or its -wal was deleted or replaced
+        (SQLite would go on writing to the deleted file, where nobody can read it)."""
         if self._db is not None:
-            logger.warning("history: %s was deleted or replaced; starting a new history file "
-                           "there", self.path)
-            self._db.close()
-            self._db, self._row_ids, self._known_tasks = None, {}, set()
-        self._db = store.connect(self.path)
-        self._inode = _inode_of(self.path)
-        self._next_id = store.next_row_id(self._db)
-        return self._db
+            change = file_change(self.path, self._files)
+            if change is None:
+                return self._db
+            logger.warning("%s", change)
+            self._let_go()
+        db = store.connect(self.path)
+        self._db, self._files = db, open_files(self.path)
+        self._next_id = store.next_row_id(db)
+        return db
 
-    def _report_fault(self, reason: str) -> None:
-        if reason == self._fault:
-            return
-        self._fault = reason
-        logger.error("history: cannot write to %s (%s); scheduling goes on, run records wait "
-                     "in memory (up to %d) and are written when it is usable again: free disk "
-                     "space, make it writable or stop the process holding it", self.path,
-                     reason, self._capacity)
+    def _let_go(self) -> None:
+        """Close the connection to a file that is no longer at the path. Its -wal, left
+        beside a new file there, would be replayed into that file: it is emptied into the
+        old file first, and removed if it is still there."""
+        assert self._db is not None
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        self._db.close()
+        self._db, self._row_ids, self._known_tasks = None, {}, set()
+        if self._files.wal is not None and open_files(self.path).wal == self._files.wal:
+            with contextlib.suppress(OSError):  # emptied already: removing it is tidiness
+                os.unlink(f"{self.path}-wal")
 
     def _delete_old_rows(self, due_only: bool = False) -> None:
         """Retention: at start-up and once a day; and a task that wrote a tenth of its
@@ -296,23 +305,50 @@ class HistoryWriter:
                 before = self._clock.wall() - timedelta(days=self._history_days)
                 deleted += store.delete_rows_before(db, before)
         except (sqlite3.Error, OSError, store.StateError) as error:
-            self._report_fault(str(error))
+            self._faults.failed(str(error), isinstance(error, store.StateError))
             return
         self._inserted.clear()
         if deleted:
             logger.info("history: deleted %d old run records", deleted)
 
 
+def _insert_rows(db: sqlite3.Connection, rows: list[list[Any]]) -> None:
+    """INSERT the rows, ROWS_PER_INSERT to a statement.
+
+    Not `executemany`: it lets the GIL go for every row, and while the engine and
+    the workers are busy, getting it back waits up to the switch interval (5 ms)
+    each time, so the writer fell behind at 10,000 runs/s and dropped records.
+    """
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[start:start + ROWS_PER_INSERT]
+        db.execute(_insert_sql(len(chunk)), [value for row in chunk for value in row])
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_sql(row_count: int) -> str:
+    return _INSERT.replace("VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           "VALUES " + ", ".join([_ROW_MARKS] * row_count))
+
+
 def _result_values(result: RunResult, env: Mapping[str, str]) -> tuple[Any, ...]:
     """The columns of a finished attempt, with the task's env values redacted."""
-    ended = store.utc_text(result.ended_at)
-    duration = result.duration_seconds if result.status not in _NEVER_RAN else 0.0
-    return (ended, duration, result.status.value, result.exit_code,
-            _redact(result.error, env), _redact(result.stdout_tail, env),
-            _redact(result.stderr_tail, env))
+    status = result.status
+    duration = 0.0 if status in _NEVER_RAN else result.duration_seconds
+    error, stdout_tail, stderr_tail = result.error, result.stdout_tail, result.stderr_tail
+    if env and (error or stdout_tail or stderr_tail):
+        error, stdout_tail = _redact(error, env), _redact(stdout_tail, env)
+        stderr_tail = _redact(stderr_tail, env)
+    return (utc_text(result.ended_at), duration, _STATUS_TEXT[status], result.exit_code,
+            error, stdout_tail, stderr_tail)
 
 
 _NEVER_RAN = frozenset({RunStatus.SKIPPED, RunStatus.MISSED})
+_STATUS_TEXT = {status: status.value for status in RunStatus}  # an Enum's .value is a call
+_STARTED = EventKind.RUN_STARTED
+# A started row's columns after its start time: ended, duration, status, exit code, texts.
+_RUNNING = (None, None, "running", None, "", "", "")
+_TASK_ID_OF_ROW = operator.itemgetter(1)
+utc_text = store.utc_text
 
 
 def _redact(text: str, env: Mapping[str, str]) -> str:
@@ -321,10 +357,3 @@ def _redact(text: str, env: Mapping[str, str]) -> str:
         if value and value in text:
             text = text.replace(value, "***")
     return text
-
-
-def _inode_of(path: str) -> int:
-    try:
-        return os.stat(path).st_ino
-    except OSError:
-        return -1

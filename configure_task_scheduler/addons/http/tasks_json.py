@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ...task import RunStatus, TaskSnapshot
@@ -32,6 +32,7 @@ class _Encoded:
     snapshot: TaskSnapshot
     strip: list[str]
     text: str  # the object's text up to, without, `,"next_run_in_seconds":...}`
+    next_us: int | None  # the next run, in microseconds since the epoch
 
 
 class TaskEncoder:
@@ -50,17 +51,22 @@ class TaskEncoder:
     def tasks_text(self, snapshots: Sequence[TaskSnapshot], strips: dict[str, list[str]],
                    now: datetime, control_enabled: bool) -> str:
         """Return the whole /api/tasks answer as JSON text."""
-        previous, encoded = self._encoded, {}
-        parts = []
+        previous, encoded, parts = self._encoded, {}, []
+        now_us = _microseconds(now)
         for snapshot in snapshots:
-            strip = strips.get(snapshot.task_id, [])
-            kept = previous.get(snapshot.task_id)
+            task_id = snapshot.task.task_id
+            strip = strips.get(task_id, _NO_STRIP)
+            kept = previous.get(task_id)
             if kept is None or not _same(kept, snapshot, strip):
-                kept = _Encoded(snapshot, strip, _ENCODE(self._fields(snapshot, strip))[:-1])
-            encoded[snapshot.task_id] = kept
-            seconds = _countdown(snapshot, now)  # a float's repr is its JSON
-            parts.append(f'{kept.text},"next_run_in_seconds":'
-                         f'{"null" if seconds is None else repr(seconds)}}}')
+                next_at = snapshot.next_run_at
+                kept = _Encoded(snapshot, strip, _ENCODE(self._fields(snapshot, strip))[:-1],
+                                None if next_at is None else _microseconds(next_at))
+            encoded[task_id] = kept
+            if kept.next_us is None:
+                parts.append(f'{kept.text},"next_run_in_seconds":null}}')
+            else:  # round(timedelta.total_seconds(), 3), and a float's repr is its JSON
+                seconds = round((kept.next_us - now_us) / 1_000_000, 3)
+                parts.append(f'{kept.text},"next_run_in_seconds":{seconds!r}}}')
         self._encoded = encoded
         return (f'{{"now":{_ENCODE(now.isoformat())},"control_enabled":'
                 f'{_ENCODE(control_enabled)},"tasks":[{",".join(parts)}]}}')
@@ -95,10 +101,22 @@ class TaskEncoder:
 def _same(kept: _Encoded, snapshot: TaskSnapshot, strip: list[str]) -> bool:
     """Would `snapshot` encode to the kept text? (Records by identity: they are frozen.)"""
     old = kept.snapshot
+    if old is snapshot:  # the engine gives an unchanged task's snapshot again
+        return kept.strip == strip
     return (old.task is snapshot.task and old.state is snapshot.state
             and old.next_run_at == snapshot.next_run_at and old.running == snapshot.running
             and old.last_result is snapshot.last_result and old.counts == snapshot.counts
             and kept.strip == strip)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+_NO_STRIP: list[str] = []
+
+
+def _microseconds(when: datetime) -> int:
+    """Microseconds since the epoch: countdowns in integers, as exact as `timedelta`'s."""
+    return (when - _EPOCH) // _MICROSECOND
 
 
 def _countdown(snapshot: TaskSnapshot, now: datetime) -> float | None:
