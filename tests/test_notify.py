@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,13 @@ from typing import Any
 import pytest
 from conftest import DEADLINE_SECONDS, RecordingExecutor, shell_task, wait_until
 
-from configure_task_scheduler import EventKind, RunEvent, RunResult, RunStatus, Scheduler
+from configure_task_scheduler import (
+    EventKind,
+    RunEvent,
+    RunResult,
+    RunStatus,
+    Scheduler,
+)
 from configure_task_scheduler.addons.notify import Notifications
 from configure_task_scheduler.clock import FakeClock
 from configure_task_scheduler.engine import Engine
@@ -312,3 +319,29 @@ def test_an_ordinary_run_has_no_trigger(scheduler: Scheduler) -> None:
     finished.wait_for("alert")
 
     assert [context.trigger for context in received] == [None]
+
+
+def test_the_command_line_starts_the_notifier_with_its_variables(
+        write_config: Any, start_cli: Any, clean_environment: None) -> None:
+    config = write_config({"tasks": [
+        {"task_id": "alert", "task_type": "shell", "interval_seconds": DAY,
+         "entry_point": 'echo "$CTS_TASK_ID run $CTS_RUN $CTS_STATUS ($CTS_EXIT_CODE): '
+                        '$CTS_ERROR"'},
+        {"task_id": "backup", "task_type": "shell", "interval_seconds": DAY,
+         "run_on_start": True, "entry_point": "exit 4", "on_failure": "alert"}]})
+    process = start_cli(config)
+
+    process.wait_for_log(r"task alert run 1 finished: succeeded in \d+\.\d\ds")
+
+    assert [message for message in process.messages if "alert" in message] == [
+        "task backup run 1 failed: starting its on_failure task alert",
+        "task alert run 1 started",
+        "task alert | backup run 1 failed (4): exit code 4",
+        message_matching(process.messages, r"task alert run 1 finished: succeeded in .*")]
+
+
+def message_matching(messages: list[str], pattern: str) -> str:
+    """The one message matching `pattern` whole (its duration varies)."""
+    found = [message for message in messages if re.fullmatch(pattern, message)]
+    assert len(found) == 1, messages
+    return found[0]
