@@ -205,3 +205,21 @@ def test_the_library_api_refuses_a_broken_notification_with_the_same_message(
         scheduler.every(60, "true", task_id="backup", **fields)
     assert [snapshot.task_id for snapshot in scheduler.tasks()] == [
         task_id for task_id, _ in setup]
+
+
+def test_check_says_a_past_one_shot_notifier_runs_only_when_notified(
+        write_config: WriteConfig) -> None:
+    path = write_config({"tasks": [
+        {"task_id": "alert", "task_type": "shell", "entry_point": "true",
+         "at": "2000-01-01T00:00:00+00:00"},
+        {"task_id": "old", "task_type": "shell", "entry_point": "true",
+         "at": "2000-01-01T00:00:00+00:00"},
+        shell("backup", on_failure="alert")]})
+
+    status, stdout, stderr = run_cli("--check", "--config", path)
+
+    assert (status, stderr) == (0, "")
+    assert stdout.splitlines()[-2:] == [
+        f'{path}: task "alert": once at 2000-01-01 00:00:00+00:00 is in the past; it runs only '
+        "when notified (on_failure, on_success)",
+        f'{path}: task "old": once at 2000-01-01 00:00:00+00:00 is in the past; it will not run']
