@@ -187,7 +187,7 @@ class Scheduler:
             seconds: the interval (`interval_seconds`).
             target: a callable (a python task) or a string (a shell command).
             options: any task field: task_id, timeout_seconds, max_instances,
-                retries, run_on_start, align, jitter_seconds, env, ...
+                retries, run_on_start, align, jitter_seconds, env, on_failure, ...
 
         Returns:
             The `Task`, or the decorator (which returns the function unchanged).
