@@ -252,7 +252,8 @@ def check(config: LoadedConfig) -> int:
     """Print the tasks and every problem; return 0 if there are none, else 2.
 
     A one-shot whose time has passed is reported too, but is not a problem:
-    the file is valid, the task just has nothing left to do.
+    the file is valid, the task just has nothing left to do (or runs only
+    when another task's `on_failure`/`on_success` starts it).
     """
     enabled = sum(task.enabled for task in config.tasks)
     print(f"{config.path}: {plural(len(config.tasks), 'valid task')} ({enabled} enabled), "
@@ -262,10 +263,14 @@ def check(config: LoadedConfig) -> int:
     for line in format_rows(rows):
         print("  " + line)
     now = RealClock().wall()
+    notified = {task_id for task in config.tasks
+                for task_id in (task.on_failure, task.on_success) if task_id is not None}
     for task in config.tasks:
         if task.enabled and not preview.next_runs(task, now, 1):
+            outcome = "it runs only when notified (on_failure, on_success)" \
+                if task.task_id in notified else "it will not run"
             print(f'{config.path}: task "{task.task_id}": {task.schedule.describe()} is in '
-                  "the past; it will not run")
+                  f"the past; {outcome}")
     for problem in config.problems:
         print(problem)
     return EXIT_BAD_INPUT if config.problems else EXIT_OK

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from .addons.history import RunRecord, StateDatabase, catch_up_problems
 from .addons.http import TOKEN_VARIABLE, HttpServer, RecordSource
+from .addons.notify import Notifications
 from .addons.reload import ConfigWatcher, ReloadSummary
 from .clock import Clock, RealClock
 from .config import (
@@ -32,6 +33,7 @@ from .config import (
     SchedulerSettings,
     default_task_id,
     load_config,
+    notification_problems,
     parse_http_address,
     read_settings,
     read_task,
@@ -100,6 +102,8 @@ class Scheduler:
             max_rows_per_task=settings.history_max_rows)
         self._executor = executor or PoolExecutor(max_workers, self._clock)
         self._engine = Engine(Registry(), self._executor, self._clock)
+        # on_failure / on_success: it listens to run events once a task names one
+        self._notifications = Notifications(self._engine)
         self._timezone = timezone if isinstance(timezone, tzinfo) else settings.timezone
         self.shutdown_timeout_seconds = shutdown_timeout_seconds
         self._capture_output = capture_output
@@ -156,12 +160,18 @@ class Scheduler:
                         capture_output=capture_output)
         if scheduler._state is not None:
             scheduler._state.guard(config.path)
+        scheduler._notifications.watch(config.tasks)
         for task in config.tasks:
             scheduler._engine.add(task)
         scheduler._watcher = ConfigWatcher(config.path, scheduler._engine,
                                            settings.reload_interval_seconds, check_file,
-                                           loaded=config, on_settings=scheduler._apply_settings)
+                                           loaded=config, on_settings=scheduler._apply_settings,
+                                           on_loaded=scheduler._watch_loaded)
         return scheduler
+
+    def _watch_loaded(self, config: LoadedConfig) -> None:
+        """A reloaded config, before it is applied: its notifications are listened for."""
+        self._notifications.watch(config.tasks)
 
     def _apply_settings(self, settings: SchedulerSettings) -> None:
         """A reloaded `scheduler` section: what the facade owns applies at once."""
@@ -177,7 +187,7 @@ class Scheduler:
             seconds: the interval (`interval_seconds`).
             target: a callable (a python task) or a string (a shell command).
             options: any task field: task_id, timeout_seconds, max_instances,
-                retries, run_on_start, align, jitter_seconds, env, ...
+                retries, run_on_start, align, jitter_seconds, env, on_failure, ...
 
         Returns:
             The `Task`, or the decorator (which returns the function unchanged).
@@ -199,12 +209,16 @@ class Scheduler:
         """Add a `Task` built elsewhere (by the loader, or by hand).
 
         Raises:
-            ConfigError: a task with that id exists already.
+            ConfigError: a task with that id exists already, or its `on_failure`
+                or `on_success` names no other enabled task, or a cycle.
         """
         self._check_new_id(task.task_id)
         problems = catch_up_problems([task], "", None if self._state is None else self._state.path)
+        problems += notification_problems([*self._engine.tasks(), task],
+                                          checked_ids={task.task_id}).get(task.task_id, [])
         if problems:
             raise ConfigError(problems)
+        self._notifications.watch([task])
         self._engine.add(task)
         return task
 

@@ -97,6 +97,9 @@ class Task:
         cwd: working directory of a shell task.
         stderr_level: the level at which the lines a task writes to stderr are
             logged, one of `STDERR_LEVELS` (stdout lines are always INFO).
+        on_failure: the id of a task to start when a run of this one ends
+            failed, timed out or interrupted after its last attempt (None: none).
+        on_success: the id of a task to start when a run of this one succeeds.
         args, kwargs: arguments for a python callable.
         target: the imported python callable (None for shell tasks).
     """
@@ -125,6 +128,8 @@ class Task:
     shell: str = DEFAULT_SHELL
     cwd: str | None = None
     stderr_level: str = "WARNING"
+    on_failure: str | None = None
+    on_success: str | None = None
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=lambda: EMPTY_KWARGS)
     target: Callable[..., Any] | None = field(default=None, compare=False)
@@ -162,6 +167,42 @@ NO_SECRETS = Secrets()
 
 
 @dataclass(frozen=True, slots=True)
+class RunTrigger:
+    """The finished run that started a notification task (`on_failure`, `on_success`).
+
+    A shell notifier gets it as CTS_* environment variables (`environment`),
+    a Python one as `context.trigger`.
+
+    Attributes:
+        task_id, run_number: the run that ended.
+        status: its final status.
+        exit_code: a shell command's exit status, None when there is none.
+        error: its one-line error summary, secrets hidden ("" on success).
+        started_at: when its last attempt started (wall clock).
+    """
+
+    task_id: str
+    run_number: int
+    status: RunStatus
+    exit_code: int | None
+    error: str
+    started_at: datetime
+
+    @classmethod
+    def of(cls, result: RunResult) -> RunTrigger:
+        """The trigger of a run's final result."""
+        return cls(result.task_id, result.run_number, result.status, result.exit_code,
+                   result.error, result.started_at)
+
+    def environment(self) -> dict[str, str]:
+        """The variables a shell notifier gets (CTS_EXIT_CODE is "" without an exit code)."""
+        return {"CTS_TASK_ID": self.task_id, "CTS_RUN": str(self.run_number),
+                "CTS_STATUS": self.status.value,
+                "CTS_EXIT_CODE": "" if self.exit_code is None else str(self.exit_code),
+                "CTS_ERROR": self.error, "CTS_STARTED_AT": self.started_at.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     """One planned execution of a task, handed from the engine to the executor.
 
@@ -176,6 +217,8 @@ class Run:
             made: withheld from its environment, hidden in its output.
         record: the engine's record of the task the run was planned for: the
             run reports there, even once its task is removed or added again.
+        trigger: for a run started as another task's notification, the run
+            that ended; None for every other run.
     """
 
     task: Task
@@ -185,6 +228,7 @@ class Run:
     attempt: int = 1
     secrets: Secrets = field(default=NO_SECRETS, compare=False)
     record: object | None = field(default=None, compare=False, repr=False)
+    trigger: RunTrigger | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +239,8 @@ class RunContext:
         task_id, run_number, attempt, planned_at: which run this is.
         env: the task's resolved `env` mapping (it may hold secrets: it is
             left out of the repr).
+        trigger: the run whose end started this one (`on_failure`,
+            `on_success`); None for a run of the task's own schedule.
     """
 
     task_id: str
@@ -202,6 +248,7 @@ class RunContext:
     attempt: int
     planned_at: datetime
     env: Mapping[str, str] = field(repr=False)
+    trigger: RunTrigger | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +317,8 @@ class RunEvent:
         result: the result, for run_finished only.
         reason: why the run was skipped, for run_skipped only.
         started_at: when the run's code started (wall clock), for run_started only.
+        retry_in_seconds: for run_finished, the wait before the run's next
+            attempt; None when this result is the run's final one.
     """
 
     kind: EventKind
@@ -277,6 +326,7 @@ class RunEvent:
     result: RunResult | None = None
     reason: str = ""
     started_at: datetime | None = None
+    retry_in_seconds: float | None = None
 
 
 Listener = Callable[[RunEvent], None]

@@ -39,7 +39,7 @@ TASK_KEYS = ("task_id, task_name, description, enabled, task_type, entry_point, 
              "interval_seconds, align, cron, at, timezone, jitter_seconds, run_on_start, "
              "timeout_seconds, max_instances, retries, retry_delay_seconds, retry_backoff, "
              "retry_max_delay_seconds, misfire_grace_seconds, env, inherit_environment, "
-             "shell, cwd, stderr_level, catch_up")
+             "shell, cwd, stderr_level, catch_up, on_failure, on_success")
 HELLO = "configure_task_scheduler.examples:say_hello"
 DROP = object()  # a field value meaning "leave this field out of the task"
 
@@ -1244,8 +1244,8 @@ def test_default_texts_name_the_dataclass_defaults() -> None:
     task_texts = {name: text for name, text in loader.TASK_FIELDS.items() if "default " in text
                   and name in fields.TASK_DEFAULTS}
     assert sorted(task_texts) == [
-        "catch_up", "enabled", "jitter_seconds", "max_instances", "misfire_grace_seconds", "retries",
-        "retry_backoff",
+        "catch_up", "enabled", "jitter_seconds", "max_instances", "misfire_grace_seconds",
+        "on_failure", "on_success", "retries", "retry_backoff",
         "retry_delay_seconds", "retry_max_delay_seconds", "run_on_start", "shell",
         "stderr_level", "timeout_seconds"]
     for name, text in task_texts.items():

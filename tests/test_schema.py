@@ -356,6 +356,12 @@ AGREEMENT_CASES = {
     "align with a cron in defaults": ({"defaults": {"align": True, "cron": "@daily"},
                                        "tasks": []}, False),
     "a task id in defaults": ({"defaults": {"task_id": "x"}, "tasks": []}, False),
+    "a notifier from defaults, opted out with null": (
+        {"defaults": {"on_failure": "alert"},
+         "tasks": [full("alert", on_failure=None, interval_seconds=60),
+                   full("a", on_success="alert", interval_seconds=5)]}, True),
+    "a notifier that is not an id": ({"tasks": [full("a", interval_seconds=5,
+                                                     on_failure="a b")]}, False),
     "a task without an id": ({"tasks": [{"task_type": "shell", "entry_point": "true",
                                          "interval_seconds": 5}]}, False),
 }
@@ -389,12 +395,14 @@ REPOSITORY_CONFIGS = {
 def test_the_repository_has_configs_to_check() -> None:
     assert list(REPOSITORY_CONFIGS) == [
         "config/tasks.json", "README.md json block 1", "README.md json block 2",
-        "README.md json block 3", "README.md json block 4"]
+        "README.md json block 3", "README.md json block 4", "README.md json block 5",
+        "README.md json block 6"]
 
 
 # What the README's examples take from their surroundings: the secrets they name
 # and the Python module one of them imports.
-README_ENVIRONMENT = {"API_TOKEN": "tok-example", "DEPLOY_TOKEN": "tok-example"}
+README_ENVIRONMENT = {"API_TOKEN": "tok-example", "DEPLOY_TOKEN": "tok-example",
+                      "WEBHOOK_URL": "http://127.0.0.1:8765/hook"}
 README_MODULES = {"jobs.py": "def sync(context):\n    pass\n"}
 
 

@@ -138,14 +138,18 @@ class ConfigWatcher:
         loaded: the config as it was loaded into the engine, if at hand.
         on_settings: called with the `scheduler` section of every reloaded config,
             to apply what can change live.
+        on_loaded: called with every config loaded without error, before its
+            tasks are applied (so an add-on is ready for them).
     """
 
     def __init__(self, path: str, engine: Engine, interval_seconds: float = 2.0,
                  check_file: Callable[[str], str | None] | None = None,
                  loaded: LoadedConfig | None = None,
-                 on_settings: Callable[[SchedulerSettings], None] | None = None) -> None:
+                 on_settings: Callable[[SchedulerSettings], None] | None = None,
+                 on_loaded: Callable[[LoadedConfig], None] | None = None) -> None:
         self._path, self._engine = path, engine
         self._on_settings = on_settings
+        self._on_loaded = on_loaded
         self._last = loaded  # unchanged entries of the next load reuse its tasks
         self._interval = interval_seconds
         self._check_file = check_file
@@ -192,6 +196,8 @@ class ConfigWatcher:
                     logger.error("config not reloaded, the tasks keep running as before: %s",
                                  problem)
                 return None
+            if self._on_loaded is not None:
+                self._on_loaded(config)
             summary = apply_config(self._engine, config, self._task_ids)
             self._task_ids = {task.task_id for task in config.tasks} | set(summary.rejected)
             self._apply_settings(config.settings)

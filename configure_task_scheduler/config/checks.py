@@ -215,6 +215,12 @@ def _task_id(value: Any) -> str | None:
     return 'a string of 1-64 letters, digits, "_", "-" or "."'
 
 
+def _task_id_or_null(value: Any) -> str | None:
+    if value is None or isinstance(value, str) and _TASK_ID.fullmatch(value):
+        return None
+    return 'the id of another task (1-64 letters, digits, "_", "-" or "."), or null'
+
+
 def _python_entry_point(value: Any) -> str | None:
     if isinstance(value, str) and _ENTRY_POINT.fullmatch(value):
         return None
@@ -291,6 +297,7 @@ def _http_address(value: Any) -> str | None:
 
 
 TASK_ID: Check = _task_id
+TASK_ID_OR_NULL: Check = _task_id_or_null
 PYTHON_ENTRY_POINT: Check = _python_entry_point
 SHELL_COMMAND: Check = _shell_command
 STRING: Check = _string

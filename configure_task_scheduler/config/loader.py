@@ -7,6 +7,9 @@ problem instead of stopping at the first. A file that cannot be used at all
 the problems of its tasks too, in file order; a bad task only becomes a
 `Problem` and is left out, so the valid tasks still run.
 It never coerces a value: "10" is not a number and "false" is not a boolean.
+Broken notifications between tasks (`on_failure`, `on_success`: an unknown
+or disabled task, a cycle) make the file unusable too: skipping either task
+would silently drop the runs or the alerts the user asked for.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from .fields import (
     read_stderr_level,
     read_timezone,
 )
+from .notifications import notification_problems
 from .reference import (  # noqa: F401 (SCHEDULER_FIELDS: part of the loader's field lists)
     SCHEDULER_FIELDS,
     TASK_FIELDS,
@@ -87,8 +91,9 @@ def load_config(path: str | os.PathLike[str],
         The valid tasks and the problems with the others.
 
     Raises:
-        ConfigError: the file cannot be read or parsed, or its top level or
-            `scheduler` section is invalid; nothing in it can be used.
+        ConfigError: the file cannot be read or parsed, its top level or
+            `scheduler` section is invalid, or a notification between its tasks
+            is broken (see `notifications`); nothing in it can be used.
     """
     file = str(path)
     document = parse_document(read_text(file), file)
@@ -108,8 +113,9 @@ def build_config(document: Any, file: str, search_dirs: list[str] | None = None,
         previous: see `load_config`.
 
     Raises:
-        ConfigError: the top level, `scheduler` or `defaults` is invalid; it
-            holds every problem of the file, those of the tasks too, in file order.
+        ConfigError: the top level, `scheduler` or `defaults` is invalid, or a
+            task's `on_failure`/`on_success` names a task it cannot; it holds
+            every problem of the file, those of the tasks too, in file order.
     """
     if isinstance(document, list):
         document = {"tasks": document}
@@ -128,7 +134,9 @@ def build_config(document: Any, file: str, search_dirs: list[str] | None = None,
                 and previous.common_sections == config.common_sections)
         reuse = previous.sources if previous is not None and same else {}
         with import_path((search_dirs or []) + [os.getcwd()]):
-            _read_tasks(document["tasks"], defaults, config, reuse)
+            positions, problem_positions = _read_tasks(document["tasks"], defaults, config,
+                                                       reuse)
+        unusable = _check_notifications(config, positions, problem_positions) or unusable
     if unusable:
         raise ConfigError(_in_file_order(document, file_problems, config.problems))
     return config
@@ -229,8 +237,14 @@ def _read_defaults(section: Any, file: str) -> tuple[dict[str, Any], list[Proble
 
 
 def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConfig,
-                reuse: dict[str, tuple[Any, Task]]) -> None:
+                reuse: dict[str, tuple[Any, Task]]) -> tuple[dict[str, int], list[int]]:
+    """Read every task entry into `config`.
+
+    Returns:
+        The position of each task id's first entry, and of each problem.
+    """
     first_position: dict[str, int] = {}
+    problem_positions: list[int] = []
     for position, entry in enumerate(entries, start=1):
         task_id = _well_formed_id(entry)
         known = reuse.get(task_id) if task_id is not None else None
@@ -257,6 +271,22 @@ def _read_tasks(entries: list[Any], defaults: dict[str, Any], config: LoadedConf
         elif task_id is not None:
             config.rejected_ids.add(task_id)
         config.problems.extend(problems)
+        problem_positions += [position] * len(problems)
+    return first_position, problem_positions
+
+
+def _check_notifications(config: LoadedConfig, positions: dict[str, int],
+                         problem_positions: list[int]) -> bool:
+    """Add the problems of the tasks' notifications, in file order; True if there are any."""
+    found = notification_problems(config.tasks, config.path, positions, config.rejected_ids)
+    if not found:
+        return False
+    placed = list(zip(problem_positions, config.problems))
+    placed += [(positions[task_id], problem) for task_id, problems in found.items()
+               for problem in problems]
+    placed.sort(key=lambda pair: pair[0])  # stable: a task's own problems come first
+    config.problems[:] = [problem for _, problem in placed]
+    return True
 
 
 def _well_formed_id(entry: Any) -> str | None:
@@ -359,7 +389,9 @@ _FIRST_COMMON_FIELDS: tuple[tuple[str, checks.Check], ...] = (
     ("description", checks.STRING), ("enabled", checks.BOOLEAN),
     ("run_on_start", checks.BOOLEAN), ("timeout_seconds", checks.POSITIVE_SECONDS_OR_NULL),
     ("jitter_seconds", checks.SECONDS))
-_LAST_COMMON_FIELDS: tuple[tuple[str, checks.Check], ...] = (("catch_up", checks.BOOLEAN),)
+_LAST_COMMON_FIELDS: tuple[tuple[str, checks.Check], ...] = (
+    ("catch_up", checks.BOOLEAN), ("on_failure", checks.TASK_ID_OR_NULL),
+    ("on_success", checks.TASK_ID_OR_NULL))
 
 
 def _common_fields(reader: FieldReader, task_type: str | None, entry_point: Any,

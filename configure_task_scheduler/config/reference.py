@@ -85,6 +85,12 @@ TASK_FIELDS: dict[str, str] = {
                     f'"WARNING" or "ERROR" (default "{_D["stderr_level"]}")',
     "catch_up": "run once at start-up if runs were missed while the scheduler was not "
                 f"running (default {_json(_D['catch_up'])}; needs scheduler.state_path)",
+    "on_failure": "the id of another task to start when a run of this one ends failed, "
+                  "timed_out or interrupted after its last retry; it gets CTS_TASK_ID, "
+                  "CTS_RUN, CTS_STATUS, CTS_EXIT_CODE, CTS_ERROR and CTS_STARTED_AT "
+                  f"(default {_json(_D['on_failure'])}: none)",
+    "on_success": "the id of another task to start when a run of this one succeeds, "
+                  f"with the same variables (default {_json(_D['on_success'])}: none)",
 }
 
 _S = {item.name: item.default for item in dataclasses.fields(SchedulerSettings)}

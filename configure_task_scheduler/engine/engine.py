@@ -34,7 +34,16 @@ from typing import Any
 from ..clock import Alarm, Clock, RealClock
 from ..execution import Executor
 from ..registry import Registry
-from ..task import Listener, Run, RunResult, RunStatus, Task, TaskSnapshot, TaskState
+from ..task import (
+    Listener,
+    Run,
+    RunResult,
+    RunStatus,
+    RunTrigger,
+    Task,
+    TaskSnapshot,
+    TaskState,
+)
 from . import planning, policies
 from .event_queue import EventQueue
 from .planning import ClockReading, Slot
@@ -232,13 +241,14 @@ class Engine:
             self._behind_warnings.forget(task_id)
         return task
 
-    def run_now(self, task_id: str) -> bool:
+    def run_now(self, task_id: str, trigger: RunTrigger | None = None) -> bool:
         """Start a run of the task as soon as possible, outside its schedule.
 
         The run follows the task's policies (overlap, retries) like any other;
         the schedule's own next run is not moved. Like the task's queued runs,
         the extra run belongs to the task's current definition: if the task is
         replaced or removed before the run starts, it is dropped (and logged).
+        `trigger`: the finished run this one notifies of (`Run.trigger`).
         Returns False for an unknown id.
         """
         with self._lock:
@@ -248,7 +258,7 @@ class Engine:
             if task_id not in self._generations:  # the engine has not started: plan it first
                 self._plan_first_run(task, self._now())
             now = self._clock.monotonic()
-            self._enter(now, self._on_run_now, task_id, self._generations[task_id], None)
+            self._enter(now, self._on_run_now, task_id, self._generations[task_id], trigger)
             self._alarm.wake_for(now)
         return True
 
@@ -393,7 +403,8 @@ class Engine:
                 return  # the task was removed or replaced: its retry goes with it
         self._dispatch(run, self._clock.monotonic())
 
-    def _on_run_now(self, task_id: str, generation: _Generation, _: None) -> None:
+    def _on_run_now(self, task_id: str, generation: _Generation,
+                    trigger: RunTrigger | None) -> None:
         """The action of `run_now`: an extra run, planned for now."""
         with self._lock:
             if self._generations.get(task_id) is not generation:
@@ -403,6 +414,8 @@ class Engine:
             now = self._now()
             run = self._book.new_run(generation.task, now.wall, now.monotonic,
                                      self._registry.secrets())
+        if trigger is not None:  # a notification: its retries carry it too (replace)
+            run = replace(run, trigger=trigger)
         self._dispatch(run, now.monotonic)
 
     def _dispatch(self, run: Run, now: float) -> None:

@@ -152,7 +152,8 @@ class RunBook:
             self._count(self._record(run), result)
         _log_result(run, result, retry_in)
         if self._listeners:
-            self.emit(RunEvent(EventKind.RUN_FINISHED, run, result=result))
+            self.emit(RunEvent(EventKind.RUN_FINISHED, run, result=result,
+                               retry_in_seconds=retry_in))
 
     def skipped(self, run: Run, result: RunResult) -> None:
         """The run ended without running (skipped or missed)."""

@@ -404,7 +404,10 @@ class PoolExecutor:
             self._starting += 1
         process = None
         try:
-            process = start_command(task, task_environment(task, run.secrets, os.environ))
+            environment = task_environment(task, run.secrets, os.environ)
+            if run.trigger is not None:  # a notification: what ended, as CTS_* variables
+                environment.update(run.trigger.environment())
+            process = start_command(task, environment)
         finally:
             with self._lock:
                 self._starting -= 1

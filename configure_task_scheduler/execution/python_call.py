@@ -188,7 +188,8 @@ def call_target(run: Run) -> Any:
     assert task.target is not None, "python tasks are resolved by the loader"
     if not accepts_context(task.target):
         return task.target(*task.args, **task.kwargs)
-    context = RunContext(task.task_id, run.run_number, run.attempt, run.planned_at, task.env)
+    context = RunContext(task.task_id, run.run_number, run.attempt, run.planned_at, task.env,
+                         run.trigger)
     return task.target(*task.args, **task.kwargs, context=context)
 
 
