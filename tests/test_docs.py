@@ -5,7 +5,9 @@ In `docs/*.md` (and the hints of `docs/exercises.md`, whose exercise
 statements name what a solution adds):
 
 - a backticked dotted name (`module.function`, `module.Class.method`,
-  `Class.attribute`, `sched.scheduler`) must resolve by import and getattr:
+  `Class.attribute`, `sched.scheduler`) must resolve by import and getattr
+  (or, for an instance attribute like `Engine._lock`, be set on `self` in
+  the class's code):
   its first part is a module of the package (by its last name: `planning`,
   `engine.event_queue`), a name defined in one, or a standard module;
 - a backticked path (`engine/planning.py`, `config/tasks.json`) must exist
@@ -81,7 +83,9 @@ def resolve(dotted: str) -> Any:
     for start in starts(first):
         target: Any = start
         for part in rest:
-            target = getattr(target, part, None)
+            owner, target = target, getattr(target, part, None)
+            if target is None and inspect.isclass(owner) and assigned_on_self(owner, part):
+                target = f"{owner.__name__}.{part}"  # an instance attribute (`Engine._lock`)
             if target is None and isinstance(start, ModuleType):
                 with contextlib.suppress(ImportError):
                     target = importlib.import_module(f"{start.__name__}.{part}")
@@ -92,8 +96,19 @@ def resolve(dotted: str) -> Any:
     return None
 
 
+def assigned_on_self(cls: type, name: str) -> bool:
+    """Does the class (or a base of the package) set `self.name` in its code?"""
+    for klass in cls.__mro__:
+        if klass.__module__.startswith(configure_task_scheduler.__name__) and re.search(
+                rf"\bself\.{re.escape(name)}\b[^=\n]*=", inspect.getsource(klass)):
+            return True
+    return False
+
+
 def names_in(doc: Path) -> list[str]:
-    return sorted(set(DOTTED.findall(checked_text(doc))))
+    """The dotted names a doc mentions in backticks (file names aside: see PATH)."""
+    return sorted(name for name in set(DOTTED.findall(checked_text(doc)))
+                  if not PATH.fullmatch(f"`{name}`"))
 
 
 def path_exists(path: str) -> bool:
@@ -148,7 +163,8 @@ def test_every_excerpt_is_quoted_from_the_code_it_names(doc: Path) -> None:
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.name)
 def test_every_runnable_example_prints_what_the_doc_shows(
-        doc: Path, utc_local_time: None) -> None:
+        doc: Path, utc_local_time: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO_ROOT)  # examples name files as from the repository's root
     for code, shown in RUNNABLE.findall(doc.read_text()):
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
@@ -161,6 +177,8 @@ def test_the_checks_catch_a_missing_name_a_stale_excerpt_and_a_missing_file() ->
     assert resolve("engine.Engine._on_due") is not None
     assert resolve("planning.next_slot_renamed") is None
     assert resolve("EventQueue.run_due") is not None
+    assert resolve("Engine._lock") is not None
+    assert resolve("Engine._no_such_lock") is None
     assert not path_exists("engine/no_such_module.py")
     source = excerpt_lines(inspect.getsource(resolve("policies.misfire_reason")))
     assert appears_in(["grace = task.misfire_grace_seconds", "...", 'return ""'], source)
