@@ -6,7 +6,7 @@ Three measurements, standard library only, no scheduler involved:
    process pool (2 workers: the arguments and result are pickled), a new
    process per run (`python -c pass`, what every shell run costs at least),
    and asyncio tasks on one loop.
-2. Four CPU-bound pure-Python calls (about 0.1 s each): one after another,
+2. Four CPU-bound pure-Python calls (about 0.2 s each): one after another,
    on four threads (one GIL: no faster), on two processes (two cores).
 3. The GIL's cost to the scheduler's own loop: a thread that sleeps 5 ms and
    measures how late it wakes, alone, beside two CPU-bound Python threads
@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 HANDOFFS = 2000
 SPAWNS = 20
-BURN_LOOPS = 2_000_000  # about 0.1 s of pure Python on the test machine
+BURN_LOOPS = 2_000_000  # about 0.2 s of pure Python on the test machine
 WAKE_SECONDS = 0.005
 WAKES = 200
 
