@@ -1,4 +1,5 @@
-"""Benchmarks: lateness, throughput, idle cost, scale, reload, cron, long-run memory, history, HTTP.
+"""Benchmarks: lateness, throughput, idle cost, scale, reload, cron, long-run memory, history, HTTP,
+the queue structures alone (`queues.py`) and threads vs processes vs asyncio (`runners.py`).
 
     python3 benchmarks/run.py                      # every scenario once
     python3 benchmarks/run.py --repeat 3           # medians of 3, with min-max
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import scenarios  # noqa: E402
 
 SCENARIOS = ("lateness", "throughput", "listener", "spread", "saturation", "ramp", "idle", "scale",
-             "reload", "cron", "memory", "history", "http")
+             "reload", "cron", "memory", "history", "http", "queues", "runners")
 # The ratio columns: this scheduler's median over another subject's, same run.
 RATIOS = ("floor", "apscheduler")
 # Every scenario run notes the 1-minute load average before it starts.

@@ -618,6 +618,18 @@ def _history_query(path: str) -> Figures:
             "--history whole CLI ms (1M rows)": cli}
 
 
+def queues_this() -> Figures:
+    """Heap (sched) vs bare heapq vs timing wheel vs polling, alone (see queues.py)."""
+    from benchmarks import queues
+    return queues.measure()
+
+
+def runners_this() -> Figures:
+    """Threads vs processes vs asyncio, and the GIL's cost to a loop (see runners.py)."""
+    from benchmarks import runners
+    return runners.measure()
+
+
 # -- dispatch -------------------------------------------------------------------------------------
 
 

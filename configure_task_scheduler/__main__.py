@@ -1,4 +1,7 @@
-"""`python3 -m configure_task_scheduler` runs the command line."""
+"""`python3 -m configure_task_scheduler` runs the command line.
+
+Only an entry point: it calls `cli.main` and holds no logic of its own.
+"""
 
 import signal
 import sys

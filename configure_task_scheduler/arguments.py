@@ -26,6 +26,7 @@ EXAMPLES = (
     ("--log-format json 2>> tasks.jsonl", "log one JSON object per line, for collectors"),
     ("--next 5", "each task's schedule and next 5 runs"),
     ("--simulate 7d", "the runs of the coming week, in a second"),
+    ("--simulate 1h --explain", "the same, each queue decision in a sentence"),
     ("--history backup --limit 5", "the last 5 runs of task backup"),
     ("--status --format json", "is it running, each task's last and next run"),
     ("--http 8080", "also serve a status page on 127.0.0.1:8080"),
@@ -69,6 +70,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         help="the config file, .json or .toml (default: %(default)s)")
     mode = parser.add_mutually_exclusive_group()
     add_mode_arguments(mode)
+    parser.add_argument("--explain", action="store_true",
+                        help="with --simulate: print each queue decision as a sentence (planned, "
+                             "coalesced, skipped, missed, retried, re-planned)")
     add_state_arguments(parser, mode)
     export.add_arguments(parser, mode)
     add_running_arguments(parser)

@@ -128,6 +128,10 @@ def silence_closed_streams() -> None:
 def _main(argv: Sequence[str] | None, prog: str | None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if args.explain and args.simulate is None:
+        print(f"{parser.prog}: error: --explain works only with --simulate DURATION "
+              "(e.g. --simulate 1h --explain)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     level = _log_level(parser, args)
     configure_logging(level, args.log_format)
     if args.history is not None or args.status:
@@ -191,7 +195,7 @@ def _act(config: LoadedConfig, args: argparse.Namespace, show_decisions: bool) -
         preview.print_next(config.tasks, RealClock().wall(), args.next, sys.stdout)
         return EXIT_OK
     if args.simulate:
-        return simulate(config, args.simulate, show_decisions)
+        return simulate(config, args.simulate, show_decisions, args.explain)
     check_file = None if args.allow_insecure_config else insecure_config_reason
     return serve(config, args.max_workers or config.settings.max_workers, args.duration,
                  check_file, args.http)
@@ -310,8 +314,12 @@ def run_one(config: LoadedConfig, task_id: str) -> int:
     return EXIT_OK if result.status is RunStatus.SUCCEEDED else EXIT_RUN_FAILED
 
 
-def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool) -> int:
-    """Print the timeline of runs the next `duration_seconds` would bring; return 0."""
+def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool,
+             explain: bool = False) -> int:
+    """Print the timeline of runs the next `duration_seconds` would bring; return 0.
+
+    With `explain`, print each queue decision as a sentence instead of the bare timeline.
+    """
     if not show_decisions:  # the timeline replaces the engine's per-run log lines
         logging.getLogger("configure_task_scheduler").setLevel(logging.WARNING)
     start = RealClock().wall()
@@ -320,7 +328,8 @@ def simulate(config: LoadedConfig, duration_seconds: float, show_decisions: bool
     for handler in logging.getLogger().handlers:
         handler.addFilter(simulated)
     try:
-        counts = preview.simulate(config.tasks, start, duration_seconds, sys.stdout, clock)
+        counts = preview.simulate(config.tasks, start, duration_seconds, sys.stdout, clock,
+                                  explain)
     finally:
         for handler in logging.getLogger().handlers:
             handler.removeFilter(simulated)

@@ -43,18 +43,22 @@ class RealClock:
         self._wakeup.acquire()
 
     def monotonic(self) -> float:
+        """Return `time.monotonic()`."""
         return time.monotonic()
 
     def wall(self) -> datetime:
+        """Return the aware current time in UTC."""
         return datetime.now(timezone.utc)
 
     def sleep(self, seconds: float) -> None:
+        """Wait up to `seconds`, or until `wake()` (a wake-up before the sleep counts)."""
         # sched calls delayfunc(0) after every event: make that free.
         if seconds <= 0:
             return
         self._wakeup.acquire(timeout=seconds)  # taking the permit consumes the wake-up
 
     def wake(self) -> None:
+        """End the current (or the next) `sleep` at once; callable from any thread."""
         try:
             self._wakeup.release()
         except RuntimeError:  # released already: a wake-up is pending
@@ -76,12 +80,15 @@ class FakeClock:
         self._monotonic = monotonic_start
 
     def monotonic(self) -> float:
+        """Return the fake monotonic reading."""
         return self._monotonic
 
     def wall(self) -> datetime:
+        """Return the fake wall-clock reading."""
         return self._wall
 
     def sleep(self, seconds: float) -> None:
+        """Advance both readings by `seconds` at once (0 is fine; negative raises ValueError)."""
         if seconds < 0:
             raise ValueError(f"cannot sleep a negative time: {seconds}")
         self.advance(seconds)

@@ -2,7 +2,8 @@
 
 A Python task's entry point names a function like these. They are ordinary
 functions: the scheduler imports them once at load time and calls them on a
-pool thread at each run.
+pool thread at each run. They must not block for long or touch the
+scheduler: they are examples of tasks, not part of it.
 """
 
 from __future__ import annotations

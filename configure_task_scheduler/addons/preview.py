@@ -22,6 +22,7 @@ from ..execution import RunReporter
 from ..registry import Registry
 from ..schedules import upcoming_runs
 from ..task import EventKind, Run, RunEvent, RunResult, RunStatus, Task, log_fields
+from .explain import Explainer
 
 logger = logging.getLogger("configure_task_scheduler.preview")
 
@@ -63,7 +64,7 @@ def print_next(tasks: list[Task], now: datetime, count: int, out: TextIO) -> Non
 
 
 def simulate(tasks: list[Task], start: datetime, duration_seconds: float,
-             out: TextIO, clock: FakeClock | None = None) -> Counter[str]:
+             out: TextIO, clock: FakeClock | None = None, explain: bool = False) -> Counter[str]:
     """Run the engine on simulated time from `start`, printing each run it would start.
 
     Args:
@@ -71,6 +72,8 @@ def simulate(tasks: list[Task], start: datetime, duration_seconds: float,
         out: where the timeline goes.
         clock: a `FakeClock` reading `start`, for a caller that wants the
             simulated time too (the CLI stamps its log lines with it).
+        explain: print every queue decision as a sentence (see `explain`)
+            instead of the bare timeline.
 
     Returns:
         The number of runs per task id.
@@ -85,22 +88,32 @@ def simulate(tasks: list[Task], start: datetime, duration_seconds: float,
     width = max((len(task.task_id) for task in tasks), default=0)
     failures: list[OSError] = []
 
-    def print_run(event: RunEvent) -> None:
+    def write(line: str) -> None:
+        if failures:
+            return
+        try:
+            print(line, file=out)
+        except OSError as error:  # the engine would log it and go on, once per run
+            failures.append(error)
+            engine.stop()
+
+    def count_run(event: RunEvent) -> None:
         if event.kind is not EventKind.RUN_STARTED or failures:
             return
         task = event.run.task
         counts[task.task_id] += 1
         logger.info("task %s run %d would run", task.task_id, event.run.run_number,
                     extra=log_fields(event.run, "run_simulated"))
-        when = event.run.planned_at.astimezone(task.schedule.timezone)
-        try:
-            print(f"{when.isoformat(sep=' ', timespec='seconds')}  {task.task_id:<{width}}  "
-                  f"run {event.run.run_number}", file=out)
-        except OSError as error:  # the engine would log it and go on, once per run
-            failures.append(error)
-            engine.stop()
+        if not explain:
+            when = event.run.planned_at.astimezone(task.schedule.timezone)
+            write(f"{when.isoformat(sep=' ', timespec='seconds')}  {task.task_id:<{width}}  "
+                  f"run {event.run.run_number}")
 
-    engine.subscribe(print_run)
+    if explain:
+        explainer = Explainer(tasks, write)
+        engine.explain_to(explainer.decision)
+        engine.subscribe(explainer.run_event)
+    engine.subscribe(count_run)
     engine.run(duration_seconds)
     if failures:
         raise failures[0]

@@ -4,7 +4,8 @@ The loader reads every object of a config through a `FieldReader`, which
 merges defaults, drops `_comment` keys, flags unknown keys with the closest
 known one, and turns each failed check into a `Problem` that says what was
 expected and what was found. A check is a function that returns None when a
-value is fine, or the text of what was expected ("a number > 0").
+value is fine, or the text of what was expected ("a number > 0"). A check
+never coerces a value and never imports or runs anything.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ The loader hands each task entry to a `FieldReader`; the functions here read
 the entry point (importing a Python function), the arguments (bound to the
 function's signature), the execution policies and the schedule, and turn what
 they find wrong into problems on the reader (the environment: `environment`).
+They never raise for bad input and never run anything they import.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def read_present(reader: FieldReader,
 
 
 def read_schedule(reader: FieldReader, zone: tzinfo | None) -> Schedule | None:
+    """Read the one schedule key of an entry (None, with a problem, if not exactly one is valid)."""
     present = [name for name in SCHEDULE_FIELDS if name in reader.values]
     if "align" in reader.values and present != ["interval_seconds"]:
         reader.problem("align", "only an interval_seconds schedule can be aligned")
@@ -153,6 +155,7 @@ def make_schedule(reader: FieldReader, field: str, maker: Callable[..., Schedule
 
 
 def read_timezone(reader: FieldReader, default: tzinfo | None) -> tzinfo | None:
+    """Read `timezone` (else `default`); an unknown zone is a problem and gives None."""
     name = reader.read("timezone", checks.STRING, None)
     if name is None:
         return default

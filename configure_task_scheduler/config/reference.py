@@ -3,6 +3,7 @@
 The `Task` and `SchedulerSettings` dataclasses hold the defaults; the help
 texts here (shown for unknown keys, and copied into the JSON Schema, which a
 test pins to them) are derived from those, so a default is written once.
+Text only: it never validates or reads a file.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..clock import Alarm, Clock, RealClock
@@ -45,6 +45,7 @@ from ..task import (
     TaskState,
 )
 from . import planning, policies
+from .decisions import Decision, DecisionKind, DecisionListener, plan_decision
 from .event_queue import EventQueue
 from .planning import ClockReading, Slot
 from .runbook import RunBook, RunTally
@@ -131,6 +132,7 @@ class Engine:
         self._due = self._on_due  # bound once: every queued event refers to it
         # The last snapshot(), by task id, with the tally each was made from.
         self._snapshots: dict[str, tuple[RunTally, TaskSnapshot]] = {}
+        self._explain: DecisionListener | None = None  # None: no decision record is built
 
     # -- the loop --------------------------------------------------------------
 
@@ -274,6 +276,14 @@ class Engine:
         """Call `listener(event)` for every run event, from the thread where it happens."""
         self._book.subscribe(listener)
 
+    def explain_to(self, listener: DecisionListener | None) -> None:
+        """Call `listener(decision)` for every queue decision (None: stop); the teaching view.
+
+        The listener runs on the deciding thread, mostly under the engine's
+        lock: it must be quick and must not call the engine back.
+        """
+        self._explain = listener
+
     def snapshot(self) -> list[TaskSnapshot]:
         """Return a consistent view of every task, in registry order.
 
@@ -332,6 +342,8 @@ class Engine:
     def _enqueue(self, generation: _Generation, slot: Slot | None, now: ClockReading) -> None:
         generation.slot = slot
         task_id = generation.task.task_id
+        if self._explain is not None:
+            self._explain(plan_decision(task_id, slot, now))
         if slot is None:
             logger.info("task %s has no runs ahead", task_id)
             return
@@ -353,6 +365,8 @@ class Engine:
             return
         logger.warning("the wall clock jumped %s by %.1fs (clock change or suspend); "
                        "re-planning calendar tasks", "forward" if skew > 0 else "back", abs(skew))
+        if self._explain is not None:
+            self._explain(Decision(DecisionKind.CLOCK_JUMPED, now.wall, delay_seconds=skew))
         with self._lock:
             for generation in self._generations.values():
                 if generation.slot is not None and not generation.task.schedule.on_monotonic_clock:
@@ -483,13 +497,23 @@ class Engine:
             if generation.slot is not None and due >= generation.slot.monotonic:
                 logger.warning("task %s run %d not retried: its next run is due before the "
                                "retry would be", run.task.task_id, run.run_number)
+                self._explain_retry(DecisionKind.RETRY_DROPPED, run, result, delay)
                 return False
             retry = replace(run, task=generation.task, planned_monotonic=due,
                             attempt=run.attempt + 1, secrets=self._registry.secrets())
             self._book.hold_retry(retry, result)
             self._enter(due, self._on_retry_due, run.task.task_id, generation, retry)
             self._alarm.wake_for(due)
+            self._explain_retry(DecisionKind.RETRY_PLANNED, run, result, delay)
         return True
+
+    def _explain_retry(self, kind: DecisionKind, run: Run, result: RunResult,
+                       delay: float) -> None:
+        if self._explain is not None:
+            now = self._clock.wall()
+            self._explain(Decision(kind, now, run.task.task_id, now + timedelta(seconds=delay),
+                                   delay, run_number=run.run_number, attempt=run.attempt + 1,
+                                   status=result.status))
 
     # -- helpers -----------------------------------------------------------------
 

@@ -155,6 +155,7 @@ class RunLogFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 (logging's name)
+        """Keep the record, and also add it to the output of the run logging it, if any."""
         output = _current.output
         if output is not None:
             output.tag(record)

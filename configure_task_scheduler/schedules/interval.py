@@ -60,6 +60,7 @@ class IntervalSchedule:
 
     @property
     def on_monotonic_clock(self) -> bool:
+        """True unless aligned to the wall clock (plain intervals run on the monotonic one)."""
         return self._aligned is None
 
     @property

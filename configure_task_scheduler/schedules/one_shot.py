@@ -1,4 +1,8 @@
-"""One-shot schedules: run once, at a given date-time."""
+"""One-shot schedules: run once, at a given date-time.
+
+A pure value: it never reads a clock; once its instant is past it has no
+runs ahead (the engine then reports the task finished).
+"""
 
 from __future__ import annotations
 
@@ -41,10 +45,12 @@ class OneShotSchedule:
 
     @property
     def on_monotonic_clock(self) -> bool:
+        """False: a one-shot is a wall-clock instant."""
         return False
 
     @property
     def at_fixed_times(self) -> bool:
+        """True: its one run is at a fixed time."""
         return True
 
     def next_after(self, when: datetime) -> datetime | None:

@@ -4,7 +4,8 @@ Each field becomes the set of values it allows, written back as systemd lists
 and ranges ("00..05,30"); "L" becomes "~01" (the last day), "FRI#2" becomes
 "Fri *-*-08..14", "5L" becomes "Fri *-*~07/1" (the last seven days). Cron's
 rule that a restricted day-of-month OR a restricted day-of-week matches
-becomes two expressions; systemd itself always ANDs them. Pure text.
+becomes two expressions; systemd itself always ANDs them. Pure text: it
+never reads a clock and never writes a file.
 """
 
 from __future__ import annotations

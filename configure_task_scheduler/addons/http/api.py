@@ -118,6 +118,7 @@ class Api:
 
     @property
     def control_enabled(self) -> bool:
+        """True if a token was set: the control endpoints (POST) answer."""
         return self._token is not None
 
     def handle(self, request: Request) -> Response:

@@ -36,6 +36,7 @@ class Histogram:
     total: float = 0.0
 
     def observe(self, value: float) -> None:
+        """Count `value` in the first bucket whose bound holds it (the last: +Inf)."""
         if not self.counts:
             self.counts = [0] * (len(self.bounds) + 1)
         index = next((i for i, bound in enumerate(self.bounds) if value <= bound),
@@ -44,6 +45,7 @@ class Histogram:
         self.total += value
 
     def copy(self) -> Histogram:
+        """Return an independent copy (for a scrape while runs go on)."""
         return Histogram(self.bounds, list(self.counts), self.total)
 
 

@@ -108,11 +108,13 @@ class RecordSource:
 
     def recent_runs(self, task_id: str | None, status: str | None,
                     limit: int) -> list[dict[str, Any]]:
+        """Return the latest `limit` runs (of one task, of one status) as JSON-ready dicts."""
         records = self._read(task_id, limit if status is None else MAX_RUNS)
         rows = [{key: getattr(record, key) for key in RUN_KEYS} for record in records]
         return [row for row in rows if status is None or row["status"] == status][:limit]
 
     def dropped_total(self) -> int:
+        """Return how many runs the history could not keep."""
         return self._dropped()
 
 
